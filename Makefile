@@ -1,0 +1,43 @@
+# dyn53 make targets. Each target installs what it needs (.ci/setup) on a fresh machine.
+# Output formats of size and bench are a contract: SIZE <triple> <bytes>, BENCH <name> <value> <unit>.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup check test demo router size ipk lambda bench fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+
+setup: ## install toolchains and tools this repo needs (idempotent)
+	@.ci/setup
+
+check: ## quick loop: format, clippy and unit tests, no emulators
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo test --workspace --locked --lib
+
+test: setup ## every check: unit, integration on moto, router binaries under qemu, shellcheck, lint
+	@.ci/test
+
+demo: setup ## the whole flow on this machine, narrated
+	@.ci/demo
+
+router: setup ## static client binaries for every router target under dist/
+	@.ci/build-router
+
+size: router ## SIZE <rust-target-triple> <bytes> for each router binary
+	@.ci/size
+
+ipk: router ## OpenWrt and Entware .ipk packages under dist/
+	@.ci/build-ipk
+
+lambda: setup ## the arm64 Lambda bundle under dist/
+	@.ci/build-lambda
+
+bench: setup ## BENCH <name> <value> <unit> lines, then a comparison table
+	@.ci/bench
+
+clean: ## remove build output
+	cargo clean
+	rm -rf dist

@@ -1,0 +1,3 @@
+fn main() {
+    println!("dyn53 {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,14 @@
+//! The dyn53 wire protocol, shared by the router client and the backend.
+//!
+//! No I/O and no dependencies beyond `sha2` and `hex`, so the backend can use it with
+//! `default-features = false`. docs/PROTOCOL.md is the prose description of this module.
+
+pub mod auth;
+pub mod crypto;
+pub mod json;
+pub mod message;
+pub mod names;
+
+pub use auth::{check_nonce, issue_nonce, v1_token, v1_verify, IpMode, NonceError, SignedFields};
+pub use message::{BadRequest, ErrorCode, Outcome, Request, Response, SetV1, SetV2, MAX_BODY};
+pub use names::{canonical_ip, is_behind_nat, is_public, normalize_hostname, parse_ip, RecordType};
