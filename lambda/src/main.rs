@@ -1,1 +1,139 @@
-fn main() {}
+//! `dyn53-backend`: wires the command line to the library (see `cli::USAGE`).
+
+use dyn53_backend::cli::{self, Command, USAGE};
+use dyn53_backend::settings::Settings;
+use dyn53_backend::{admin, aws, lambda_event, log, serve};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let args = std::env::args_os().skip(1).collect();
+    let cmd = match cli::parse(args, on_lambda, std::env::var("DYN53_URL").ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dyn53-backend: {e}\n(see dyn53-backend --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match cmd {
+        // The local service serves many routers at once; the rest do one thing at a time.
+        Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(rt) => rt.block_on(run(cmd)),
+        Err(e) => {
+            eprintln!("dyn53-backend: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cmd: Command) -> ExitCode {
+    match cmd {
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("dyn53-backend {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Lambda | Command::Serve { .. } => serve_requests(cmd).await,
+        admin_cmd => run_admin(admin_cmd).await,
+    }
+}
+
+async fn serve_requests(cmd: Command) -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    if settings.topic_arn.is_none() {
+        log::info("DYN53_TOPIC_ARN is not set: notifications are off");
+    }
+    let cfg = aws::load_config().await;
+    let backend = Arc::new(aws::backend(&cfg, &settings, std::io::stdout()));
+    match cmd {
+        Command::Serve {
+            listen,
+            proxy_header,
+        } => {
+            let listener = match tokio::net::TcpListener::bind(listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    log::error(format!("cannot listen on {listen}: {e}"));
+                    return ExitCode::from(1);
+                }
+            };
+            let addr = listener.local_addr().map_or(listen, |a| a);
+            log::info(format!("listening on http://{addr}/"));
+            tokio::select! {
+                r = serve::serve(backend, listener, proxy_header) => {
+                    if let Err(e) = r { log::error(format!("service stopped: {e}")); return ExitCode::from(1); }
+                }
+                _ = shutdown() => log::info("stopping"),
+            }
+            ExitCode::SUCCESS
+        }
+        _ => match lambda_event::run(backend).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                log::error(format!("Lambda runtime stopped: {e}"));
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn run_admin(cmd: Command) -> ExitCode {
+    let table = std::env::var("DYN53_TABLE").ok().filter(|t| !t.is_empty());
+    let needs_table = !matches!(cmd, Command::ZoneId { .. });
+    if needs_table && table.is_none() {
+        eprintln!("dyn53-backend: DYN53_TABLE is not set (the DynamoDB table holding the hosts)");
+        return ExitCode::from(2);
+    }
+    let cfg = aws::load_config().await;
+    let table = aws::dynamo(&cfg, table.as_deref().unwrap_or(""));
+    let r53 = aws_sdk_route53::Client::new(&cfg);
+    let result = match cmd {
+        Command::HostAdd(req) => admin::host_add(&table, &r53, req).await,
+        Command::HostList => admin::host_list(&table).await,
+        Command::HostRotate { hostname, url } => {
+            admin::host_rotate(&table, &hostname, url.as_deref()).await
+        }
+        Command::HostRemove { hostname } => admin::host_remove(&table, &hostname).await,
+        Command::ZoneId { domain } => admin::zone_id(&r53, &domain).await,
+        Command::TableCreate => admin::table_create(&table).await,
+        _ => unreachable!("not an admin command"),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dyn53-backend: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Admin commands: `host add|list|rotate|remove`, `zone-id`, `table create`.
+//!
+//! Every command validates all input before its single write, so bad input changes nothing.
+//! Secrets are printed only by `host add` and `host rotate`, once.
+
+use crate::client_config::{self, URL_PLACEHOLDER};
+use crate::clock::{now_unix, utc_date};
+use crate::dynamo::Dynamo;
+use crate::host::{name_in_zone, HostConfig, NotifyPrefs, Protocols};
+use crate::random;
+use crate::store::StoreError;
+use aws_sdk_route53::error::DisplayErrorContext;
+use dyn53::protocol::RecordType;
+use std::fmt;
+
+/// Why an admin command failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminError {
+    /// Bad input; nothing was written.
+    Input(String),
+    /// The host or zone does not exist.
+    NotFound(String),
+    /// The host already exists.
+    Exists(String),
+    /// AWS refused or could not be reached (the admin's own credentials: full detail).
+    Aws(String),
+}
+
+impl AdminError {
+    /// Process exit code: 2 for input problems, 1 for AWS failures (worth retrying).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AdminError::Aws(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::Input(m) | AdminError::NotFound(m) | AdminError::Exists(m) => {
+                f.write_str(m)
+            }
+            AdminError::Aws(m) => write!(f, "AWS request failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Aws(e.to_string())
+    }
+}
+
+/// What `host add` needs (all validated by the CLI parser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddHost {
+    /// Normalised hostname.
+    pub hostname: String,
+    /// Bare hosted zone id.
+    pub zone_id: String,
+    /// Record TTL.
+    pub ttl: u32,
+    /// Allowed record types.
+    pub types: Vec<RecordType>,
+    /// Allowed protocols.
+    pub protocols: Protocols,
+    /// Whether signed explicit addresses are allowed.
+    pub allow_explicit_ip: bool,
+    /// Notification preferences.
+    pub notify: NotifyPrefs,
+    /// Function URL for the printed client configs.
+    pub url: Option<String>,
+}
+
+/// The zone's name (no trailing dot) for a zone id.
+pub async fn zone_name(r53: &aws_sdk_route53::Client, zone_id: &str) -> Result<String, AdminError> {
+    match r53.get_hosted_zone().id(zone_id).send().await {
+        Ok(out) => out
+            .hosted_zone()
+            .map(|z| z.name().trim_end_matches('.').to_ascii_lowercase())
+            .ok_or_else(|| AdminError::Aws("GetHostedZone answered without a zone".into())),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_hosted_zone()) => Err(
+            AdminError::NotFound(format!(
+                "no hosted zone {zone_id} in this account (`dyn53-backend zone-id <domain>` finds it)"
+            )),
+        ),
+        Err(e) => Err(AdminError::Aws(DisplayErrorContext(&e).to_string())),
+    }
+}
+
+/// Adds a host; returns what to print (the secret and both client configs).
+pub async fn host_add(
+    table: &Dynamo,
+    r53: &aws_sdk_route53::Client,
+    req: AddHost,
+) -> Result<String, AdminError> {
+    let zone = zone_name(r53, &req.zone_id).await?;
+    if !name_in_zone(&req.hostname, &zone) {
+        return Err(AdminError::Input(format!(
+            "{} is not inside zone {zone} ({}); pick the zone that holds it",
+            req.hostname, req.zone_id
+        )));
+    }
+    let secret = random::secret().map_err(|e| AdminError::Aws(e.to_string()))?;
+    let mut host = HostConfig::new(&req.hostname, &req.zone_id, secret.clone());
+    host.zone_name = Some(zone);
+    host.ttl = req.ttl;
+    host.types = req.types;
+    host.protocols = req.protocols;
+    host.allow_explicit_ip = req.allow_explicit_ip;
+    host.notify = req.notify;
+    host.created = Some(now_unix());
+    if !table.put_new_host(&host).await? {
+        return Err(AdminError::Exists(format!(
+            "{} already exists; use `host rotate` for a new secret or `host remove` first",
+            req.hostname
+        )));
+    }
+    Ok(format!(
+        "Added {}\n{}",
+        describe(&host),
+        secret_and_configs(&host, &secret, req.url.as_deref())
+    ))
+}
+
+/// Gives a host a new secret; returns what to print.
+pub async fn host_rotate(
+    table: &Dynamo,
+    hostname: &str,
+    url: Option<&str>,
+) -> Result<String, AdminError> {
+    let secret = random::secret().map_err(|e| AdminError::Aws(e.to_string()))?;
+    match table.rotate_secret(hostname, &secret, now_unix()).await? {
+        None => Err(AdminError::NotFound(format!(
+            "no host {hostname} in the table"
+        ))),
+        Some(Err(why)) => Err(AdminError::Input(format!(
+            "the secret of {hostname} was replaced, but its item is unusable ({why}); fix it or \
+             remove and add the host again"
+        ))),
+        Some(Ok(host)) => Ok(format!(
+            "New secret for {}; the old one no longer works.\n{}",
+            describe(&host),
+            secret_and_configs(&host, &secret, url)
+        )),
+    }
+}
+
+/// Removes a host.
+pub async fn host_remove(table: &Dynamo, hostname: &str) -> Result<String, AdminError> {
+    if table.remove_host(hostname).await? {
+        Ok(format!(
+            "Removed {hostname}. Its DNS records were left as they are.\n"
+        ))
+    } else {
+        Err(AdminError::NotFound(format!(
+            "no host {hostname} in the table"
+        )))
+    }
+}
+
+/// Lists hosts, never their secrets.
+pub async fn host_list(table: &Dynamo) -> Result<String, AdminError> {
+    let hosts = table.list_hosts().await?;
+    let mut rows = vec![[
+        "HOSTNAME",
+        "ZONE_ID",
+        "ZONE",
+        "TTL",
+        "TYPES",
+        "PROTOCOLS",
+        "EXPLICIT_IP",
+        "NOTIFY",
+        "ADDED",
+    ]
+    .map(String::from)];
+    let mut bad = Vec::new();
+    for h in hosts {
+        match h {
+            Ok(h) => rows.push([
+                h.hostname.clone(),
+                h.zone_id.clone(),
+                h.zone_name.clone().unwrap_or_else(|| "-".into()),
+                h.ttl.to_string(),
+                types_text(&h.types),
+                h.protocols.to_string(),
+                if h.allow_explicit_ip { "yes" } else { "no" }.into(),
+                notify_text(h.notify),
+                h.created.map_or_else(|| "-".into(), utc_date),
+            ]),
+            Err(why) => bad.push(format!("# unusable host item: {why}\n")),
+        }
+    }
+    if rows.len() == 1 && bad.is_empty() {
+        return Ok(format!("No hosts in table {}.\n", table.table()));
+    }
+    let mut widths = [0usize; 9];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.extend(bad);
+    Ok(out)
+}
+
+/// Finds the hosted zone(s) holding `domain`: the longest matching zone name, public first.
+pub async fn zone_id(r53: &aws_sdk_route53::Client, domain: &str) -> Result<String, AdminError> {
+    let labels: Vec<&str> = domain.split('.').collect();
+    for i in 0..labels.len().saturating_sub(1) {
+        let candidate = labels[i..].join(".");
+        let out = r53
+            .list_hosted_zones_by_name()
+            .dns_name(format!("{candidate}."))
+            .max_items(20)
+            .send()
+            .await
+            .map_err(|e| AdminError::Aws(DisplayErrorContext(&e).to_string()))?;
+        let mut found: Vec<(bool, String)> = out
+            .hosted_zones()
+            .iter()
+            .filter(|z| {
+                z.name()
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(&candidate)
+            })
+            .map(|z| {
+                let private = z.config().is_some_and(|c| c.private_zone());
+                let id = z.id().trim_start_matches("/hostedzone/").to_string();
+                (private, id)
+            })
+            .collect();
+        if !found.is_empty() {
+            found.sort();
+            return Ok(found
+                .iter()
+                .map(|(private, id)| {
+                    let kind = if *private { "private" } else { "public" };
+                    format!("{id} {candidate} {kind}\n")
+                })
+                .collect());
+        }
+    }
+    Err(AdminError::NotFound(format!(
+        "no hosted zone for {domain} or a parent domain in this account"
+    )))
+}
+
+/// Creates the table (with TTL) for a self-hosted or local setup.
+pub async fn table_create(table: &Dynamo) -> Result<String, AdminError> {
+    let created = table.create_table().await?;
+    Ok(if created {
+        format!("Created table {} (TTL on `expires`).\n", table.table())
+    } else {
+        format!(
+            "Table {} exists; TTL on `expires` ensured.\n",
+            table.table()
+        )
+    })
+}
+
+fn types_text(types: &[RecordType]) -> String {
+    types
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn notify_text(n: NotifyPrefs) -> String {
+    let mut on = Vec::new();
+    if n.on_change {
+        on.push("change");
+    }
+    if n.on_auth_failure {
+        on.push("auth");
+    }
+    if n.on_error {
+        on.push("error");
+    }
+    if on.is_empty() {
+        "none".into()
+    } else {
+        on.join(",")
+    }
+}
+
+fn describe(h: &HostConfig) -> String {
+    format!(
+        "{} (zone {} {}; TTL {}; types {}; protocols {}; explicit IP {}; notify {}).",
+        h.hostname,
+        h.zone_name.as_deref().unwrap_or("?"),
+        h.zone_id,
+        h.ttl,
+        types_text(&h.types),
+        h.protocols,
+        if h.allow_explicit_ip {
+            "allowed"
+        } else {
+            "not allowed"
+        },
+        notify_text(h.notify)
+    )
+}
+
+fn secret_and_configs(host: &HostConfig, secret: &str, url: Option<&str>) -> String {
+    let url_note = if url.is_none() {
+        format!("\n(Replace {URL_PLACEHOLDER} with your function URL, or pass --url next time.)\n")
+    } else {
+        String::new()
+    };
+    let url = url.unwrap_or(URL_PLACEHOLDER);
+    format!(
+        "\nSecret (shown only now; `host rotate` makes a new one):\n  {secret}\n{url_note}\n\
+         OpenWrt: /etc/config/dyn53 (chmod 600):\n{}\n\
+         Asuswrt-Merlin: /jffs/addons/dyn53.d/dyn53.conf (chmod 600):\n{}",
+        client_config::openwrt(host, url, secret),
+        client_config::merlin(host, url, secret)
+    )
+}

@@ -1,0 +1,275 @@
+//! Command line of `dyn53-backend`: parsing only (main.rs runs what it returns).
+
+use crate::admin::AddHost;
+use crate::client_config::url_ok;
+use crate::host::{
+    parse_hostname, parse_protocols, parse_ttl, parse_types, parse_zone_id, split_list,
+    NotifyPrefs, DEFAULT_TTL,
+};
+use dyn53::protocol::RecordType;
+use hyper::header::HeaderName;
+use pico_args::Arguments;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+
+/// Usage text for `--help` and usage errors.
+pub const USAGE: &str = "\
+dyn53-backend: Route 53 dynamic-DNS backend (AWS Lambda function, local service, admin CLI)
+
+Usage:
+  dyn53-backend                       on Lambda (AWS_LAMBDA_RUNTIME_API set): serve invocations
+  dyn53-backend lambda                the same, explicitly
+  dyn53-backend serve [--listen ADDR] [--trust-proxy-header NAME]
+                                      plain HTTP on ADDR (default 127.0.0.1:8053); the caller's
+                                      address is the TCP peer, or the last address in header
+                                      NAME when behind a trusted reverse proxy
+  dyn53-backend host add HOSTNAME --zone-id ZONE [--ttl 60] [--types A,AAAA]
+                [--protocols 1,2] [--allow-explicit-ip] [--no-notify-change]
+                [--no-notify-auth-failure] [--no-notify-error] [--url FUNCTION_URL]
+                                      add a host; prints its secret once and client configs
+  dyn53-backend host list             list hosts (never secrets)
+  dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
+                                      new secret for a host; prints it once
+  dyn53-backend host remove HOSTNAME  remove a host (its DNS records stay)
+  dyn53-backend zone-id DOMAIN        find the hosted zone id for a domain
+  dyn53-backend table create          create the DynamoDB table (self-hosting, local tests)
+  dyn53-backend -h | --help | -V | --version
+
+Environment: DYN53_TABLE (required), DYN53_TOPIC_ARN, DYN53_NONCE_KEY, DYN53_RATE_LIMIT (10/300),
+DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_DNS_BUDGET_MS (8000),
+DYN53_METRICS_NAMESPACE (dyn53), DYN53_URL (for printed configs), AWS_REGION, AWS_ENDPOINT_URL
+and the usual AWS credential variables or profile.
+
+Exit codes: 0 ok, 1 AWS failure (worth retrying), 2 bad usage or input.
+";
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve Lambda invocations.
+    Lambda,
+    /// Run the local HTTP service.
+    Serve {
+        /// Address to listen on.
+        listen: SocketAddr,
+        /// Header holding the client address (trusted reverse proxy only).
+        proxy_header: Option<HeaderName>,
+    },
+    /// `host add`.
+    HostAdd(AddHost),
+    /// `host list`.
+    HostList,
+    /// `host rotate`.
+    HostRotate {
+        /// Host to rotate.
+        hostname: String,
+        /// Function URL for the printed configs.
+        url: Option<String>,
+    },
+    /// `host remove`.
+    HostRemove {
+        /// Host to remove.
+        hostname: String,
+    },
+    /// `zone-id`.
+    ZoneId {
+        /// Domain to look up.
+        domain: String,
+    },
+    /// `table create`.
+    TableCreate,
+    /// `--help`.
+    Help,
+    /// `--version`.
+    Version,
+}
+
+fn opt<T: std::str::FromStr>(args: &mut Arguments, name: &'static str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    args.opt_value_from_str::<_, T>(name)
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+fn text(args: &mut Arguments, name: &'static str) -> Result<Option<String>, String> {
+    opt::<String>(args, name)
+}
+
+fn positional(args: &mut Arguments, what: &str) -> Result<String, String> {
+    args.opt_free_from_str::<String>()
+        .map_err(|e| format!("{what}: {e}"))?
+        .ok_or_else(|| format!("{what} is missing"))
+}
+
+fn url(args: &mut Arguments, env_url: Option<String>) -> Result<Option<String>, String> {
+    match text(args, "--url")?.or(env_url) {
+        Some(u) if !url_ok(&u) => Err(format!(
+            "--url {u:?} must be an http(s) URL without quotes or spaces"
+        )),
+        u => Ok(u),
+    }
+}
+
+fn finish(args: Arguments) -> Result<(), String> {
+    let rest = args.finish();
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected argument(s): {}",
+            rest.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+    }
+}
+
+/// Parses the arguments (without the program name). `on_lambda`: no subcommand means Lambda.
+pub fn parse(
+    args: Vec<OsString>,
+    on_lambda: bool,
+    env_url: Option<String>,
+) -> Result<Command, String> {
+    let mut args = Arguments::from_vec(args);
+    if args.contains(["-h", "--help"]) {
+        return Ok(Command::Help);
+    }
+    if args.contains(["-V", "--version"]) {
+        return Ok(Command::Version);
+    }
+    let sub = args.subcommand().map_err(|e| e.to_string())?;
+    let cmd = match sub.as_deref() {
+        None if on_lambda => Command::Lambda,
+        None => return Err("no command given".into()),
+        Some("lambda") => Command::Lambda,
+        Some("serve") => {
+            let listen = opt::<SocketAddr>(&mut args, "--listen")?
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
+            let proxy_header = match text(&mut args, "--trust-proxy-header")? {
+                None => None,
+                Some(h) => Some(
+                    HeaderName::from_bytes(h.as_bytes())
+                        .map_err(|_| format!("--trust-proxy-header {h:?} is not a header name"))?,
+                ),
+            };
+            Command::Serve {
+                listen,
+                proxy_header,
+            }
+        }
+        Some("host") => match args.subcommand().map_err(|e| e.to_string())?.as_deref() {
+            Some("add") => {
+                let zone = text(&mut args, "--zone-id")?.ok_or("--zone-id is missing")?;
+                let ttl = match text(&mut args, "--ttl")? {
+                    Some(t) => parse_ttl(&t).map_err(|e| e.0)?,
+                    None => DEFAULT_TTL,
+                };
+                let types = match text(&mut args, "--types")? {
+                    Some(t) => parse_types(split_list(&t)).map_err(|e| e.0)?,
+                    None => vec![RecordType::A],
+                };
+                let protocols = parse_protocols(split_list(
+                    &text(&mut args, "--protocols")?.unwrap_or_else(|| "1,2".into()),
+                ))
+                .map_err(|e| e.0)?;
+                let allow_explicit_ip = args.contains("--allow-explicit-ip");
+                let notify = NotifyPrefs {
+                    on_change: !args.contains("--no-notify-change"),
+                    on_auth_failure: !args.contains("--no-notify-auth-failure"),
+                    on_error: !args.contains("--no-notify-error"),
+                };
+                let url = url(&mut args, env_url)?;
+                let hostname =
+                    parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?;
+                Command::HostAdd(AddHost {
+                    hostname,
+                    zone_id: parse_zone_id(&zone).map_err(|e| e.0)?,
+                    ttl,
+                    types,
+                    protocols,
+                    allow_explicit_ip,
+                    notify,
+                    url,
+                })
+            }
+            Some("list") => Command::HostList,
+            Some("rotate") => {
+                let url = url(&mut args, env_url)?;
+                let hostname =
+                    parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?;
+                Command::HostRotate { hostname, url }
+            }
+            Some("remove") => Command::HostRemove {
+                hostname: parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?,
+            },
+            Some(other) => {
+                return Err(format!(
+                    "unknown host command {other:?} (add, list, rotate, remove)"
+                ))
+            }
+            None => return Err("host needs a command: add, list, rotate or remove".into()),
+        },
+        Some("zone-id") => Command::ZoneId {
+            domain: parse_hostname(&positional(&mut args, "DOMAIN")?).map_err(|e| e.0)?,
+        },
+        Some("table") => match args.subcommand().map_err(|e| e.to_string())?.as_deref() {
+            Some("create") => Command::TableCreate,
+            _ => return Err("table needs a command: create".into()),
+        },
+        Some(other) => return Err(format!("unknown command {other:?}")),
+    };
+    finish(args)?;
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &str) -> Result<Command, String> {
+        parse(
+            args.split_whitespace().map(OsString::from).collect(),
+            false,
+            None,
+        )
+    }
+
+    #[test]
+    fn parses_commands() {
+        assert_eq!(
+            p("serve --listen 127.0.0.1:0").unwrap(),
+            Command::Serve {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                proxy_header: None
+            }
+        );
+        match p("host add Home.Example.com. --zone-id /hostedzone/z1 --types A,AAAA --allow-explicit-ip").unwrap() {
+            Command::HostAdd(a) => {
+                assert_eq!(a.hostname, "home.example.com");
+                assert_eq!(a.zone_id, "Z1");
+                assert_eq!(a.types.len(), 2);
+                assert!(a.allow_explicit_ip);
+                assert_eq!(a.ttl, 60);
+            }
+            c => panic!("{c:?}"),
+        }
+        assert!(p("host add home.example.com").is_err());
+        assert!(p("host add home --zone-id Z1").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --ttl 0").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --types MX").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --bogus").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --url ftp://x").is_err());
+        assert!(p("host frob").is_err());
+        assert!(p("").is_err());
+        assert_eq!(parse(vec![], true, None).unwrap(), Command::Lambda);
+        assert_eq!(p("--help").unwrap(), Command::Help);
+        assert_eq!(
+            p("zone-id example.com").unwrap(),
+            Command::ZoneId {
+                domain: "example.com".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! A host's configuration: what one DynamoDB host item holds, with defaults and validation.
+
+use dyn53::protocol::{normalize_hostname, RecordType};
+use std::fmt;
+
+/// Record TTL when the host item does not say.
+pub const DEFAULT_TTL: u32 = 60;
+/// Largest TTL `host add` accepts (one day); a dynamic record wants a short one.
+pub const MAX_TTL: u32 = 86_400;
+
+/// When the owner wants a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyPrefs {
+    /// On every record change.
+    pub on_change: bool,
+    /// On a failed authentication for this host (throttled).
+    pub on_auth_failure: bool,
+    /// On a Route 53 or configuration error for this host (throttled).
+    pub on_error: bool,
+}
+
+impl Default for NotifyPrefs {
+    fn default() -> Self {
+        NotifyPrefs {
+            on_change: true,
+            on_auth_failure: true,
+            on_error: true,
+        }
+    }
+}
+
+/// Which protocol versions a host accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    /// The reference design's sha256 token (existing clients).
+    pub v1: bool,
+    /// dyn53's signed, nonce-bound requests.
+    pub v2: bool,
+}
+
+impl Protocols {
+    /// Whether protocol `version` is accepted.
+    pub fn allows(self, version: u8) -> bool {
+        match version {
+            1 => self.v1,
+            2 => self.v2,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Protocols {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.v1, self.v2) {
+            (true, true) => f.write_str("1,2"),
+            (true, false) => f.write_str("1"),
+            (false, true) => f.write_str("2"),
+            (false, false) => f.write_str("none"),
+        }
+    }
+}
+
+/// One host's configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Normalised hostname (lower case, no trailing dot).
+    pub hostname: String,
+    /// The shared secret (never logged or printed after `host add`/`rotate`).
+    pub secret: String,
+    /// Route 53 hosted zone id, without the `/hostedzone/` prefix.
+    pub zone_id: String,
+    /// The zone's name (no trailing dot), recorded by `host add` to refuse names outside it.
+    pub zone_name: Option<String>,
+    /// Record TTL in seconds.
+    pub ttl: u32,
+    /// Record types the host may set (never empty).
+    pub types: Vec<RecordType>,
+    /// Accepted protocol versions.
+    pub protocols: Protocols,
+    /// Whether a v2 request may name an explicit address.
+    pub allow_explicit_ip: bool,
+    /// Notification preferences.
+    pub notify: NotifyPrefs,
+    /// Unix time the host was added, if known.
+    pub created: Option<u64>,
+}
+
+// Hand-written so a debug print can never show the secret.
+impl fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("hostname", &self.hostname)
+            .field("secret", &"<redacted>")
+            .field("zone_id", &self.zone_id)
+            .field("zone_name", &self.zone_name)
+            .field("ttl", &self.ttl)
+            .field("types", &self.types)
+            .field("protocols", &self.protocols)
+            .field("allow_explicit_ip", &self.allow_explicit_ip)
+            .field("notify", &self.notify)
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+impl HostConfig {
+    /// A host with the defaults: TTL 60, type A, protocols 1 and 2, no explicit IP, all
+    /// notifications on.
+    pub fn new(hostname: &str, zone_id: &str, secret: String) -> Self {
+        HostConfig {
+            hostname: hostname.to_string(),
+            secret,
+            zone_id: zone_id.to_string(),
+            zone_name: None,
+            ttl: DEFAULT_TTL,
+            types: vec![RecordType::A],
+            protocols: Protocols { v1: true, v2: true },
+            allow_explicit_ip: false,
+            notify: NotifyPrefs::default(),
+            created: None,
+        }
+    }
+
+    /// Whether the host may set records of type `t`.
+    pub fn allows_type(&self, t: RecordType) -> bool {
+        self.types.contains(&t)
+    }
+
+    /// Whether the hostname lies inside the recorded zone (true when no zone name is known:
+    /// Route 53 itself then refuses a name outside the zone).
+    pub fn in_zone(&self) -> bool {
+        match &self.zone_name {
+            None => true,
+            Some(zone) => name_in_zone(&self.hostname, zone),
+        }
+    }
+}
+
+/// Whether `name` is `zone` or a name below it (both normalised, no trailing dot).
+pub fn name_in_zone(name: &str, zone: &str) -> bool {
+    let zone = zone.trim_end_matches('.');
+    name == zone
+        || (name.len() > zone.len()
+            && name.ends_with(zone)
+            && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// Why a host setting is refused (admin input or a hand-edited item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSetting(pub String);
+
+impl fmt::Display for BadSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> BadSetting {
+    BadSetting(msg.into())
+}
+
+/// Validates a hostname for a host item.
+pub fn parse_hostname(s: &str) -> Result<String, BadSetting> {
+    normalize_hostname(s).map_err(|e| bad(format!("{s:?}: {e}")))
+}
+
+/// Accepts `Z123ABC` or `/hostedzone/Z123ABC`; returns the bare id.
+pub fn parse_zone_id(s: &str) -> Result<String, BadSetting> {
+    let id = s.trim().trim_start_matches("/hostedzone/");
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad(format!(
+            "zone id {s:?} is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ; \
+             `dyn53-backend zone-id <domain>` finds it)"
+        )));
+    }
+    Ok(id.to_ascii_uppercase())
+}
+
+/// Validates a TTL (1 to 86400 seconds).
+pub fn parse_ttl(s: &str) -> Result<u32, BadSetting> {
+    match s.trim().parse::<u32>() {
+        Ok(t) if (1..=MAX_TTL).contains(&t) => Ok(t),
+        _ => Err(bad(format!(
+            "ttl {s:?} must be a whole number of seconds from 1 to {MAX_TTL}"
+        ))),
+    }
+}
+
+/// Parses `A`, `AAAA` or `A,AAAA` (any case, no duplicates).
+pub fn parse_types<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<RecordType>, BadSetting> {
+    let mut out = Vec::new();
+    for item in items {
+        let t: RecordType = item
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("record type {item:?} must be A or AAAA")))?;
+        if out.contains(&t) {
+            return Err(bad(format!("record type {t} is given twice")));
+        }
+        out.push(t);
+    }
+    if out.is_empty() {
+        return Err(bad("at least one record type (A or AAAA) is needed"));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Parses `1`, `2` or `1,2`.
+pub fn parse_protocols<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Protocols, BadSetting> {
+    let mut p = Protocols {
+        v1: false,
+        v2: false,
+    };
+    for item in items {
+        let slot = match item.trim() {
+            "1" => &mut p.v1,
+            "2" => &mut p.v2,
+            _ => return Err(bad(format!("protocol {item:?} must be 1 or 2"))),
+        };
+        if *slot {
+            return Err(bad(format!("protocol {} is given twice", item.trim())));
+        }
+        *slot = true;
+    }
+    if !p.v1 && !p.v2 {
+        return Err(bad("at least one protocol (1 or 2) is needed"));
+    }
+    Ok(p)
+}
+
+/// Splits a comma-separated list, as the admin CLI takes `--types A,AAAA`.
+pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').filter(|p| !p.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_membership() {
+        assert!(name_in_zone("home.example.com", "example.com"));
+        assert!(name_in_zone("example.com", "example.com."));
+        assert!(!name_in_zone("home.badexample.com", "example.com"));
+        assert!(!name_in_zone("home.example.org", "example.com"));
+        assert!(!name_in_zone("com", "example.com"));
+    }
+
+    #[test]
+    fn settings() {
+        assert_eq!(parse_zone_id("/hostedzone/z12ab").unwrap(), "Z12AB");
+        assert!(parse_zone_id("Z12 AB").is_err());
+        assert!(parse_zone_id("").is_err());
+        assert_eq!(parse_ttl("60").unwrap(), 60);
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("86401").is_err());
+        assert!(parse_ttl("-1").is_err());
+        assert_eq!(
+            parse_types(split_list("aaaa,A")).unwrap(),
+            vec![RecordType::A, RecordType::Aaaa]
+        );
+        assert!(parse_types(split_list("A,A")).is_err());
+        assert!(parse_types(split_list("CNAME")).is_err());
+        assert!(parse_types(split_list("")).is_err());
+        assert_eq!(
+            parse_protocols(split_list("2")).unwrap(),
+            Protocols {
+                v1: false,
+                v2: true
+            }
+        );
+        assert!(parse_protocols(split_list("3")).is_err());
+        assert!(parse_protocols(split_list("1,1")).is_err());
+    }
+
+    #[test]
+    fn debug_hides_secret() {
+        let h = HostConfig::new("a.example.com", "Z1", "topsecret".into());
+        assert!(!format!("{h:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,28 @@
+//! dyn53 backend: the AWS Lambda function (function URL, API Gateway REST and HTTP API
+//! events), the same handler as a local HTTP service, and the admin CLI.
+//!
+//! The flow lives in [`handler`], over four small traits: [`dns::Dns`] (Route 53),
+//! [`store::HostStore`] (DynamoDB), [`notify::Notifier`] (SNS) and [`metrics::Metrics`]
+//! (Embedded Metric Format). docs/BACKEND.md describes deployment and the table.
+
+pub mod admin;
+pub mod aws;
+pub mod call;
+pub mod cli;
+pub mod client_config;
+pub mod clock;
+pub mod dns;
+pub mod dynamo;
+pub mod handler;
+pub mod host;
+pub mod lambda_event;
+pub mod log;
+pub mod metrics;
+pub mod notify;
+pub mod random;
+pub mod retry;
+pub mod route53;
+pub mod serve;
+pub mod settings;
+pub mod sns;
+pub mod store;

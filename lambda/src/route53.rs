@@ -1,0 +1,241 @@
+//! [`Dns`] on Route 53, with throttling retried inside a time budget.
+
+use crate::dns::{Current, Dns, DnsError};
+use crate::retry::{retry, Backoff, Transient};
+use aws_sdk_route53::config::http::HttpResponse;
+use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use aws_sdk_route53::Client;
+use dyn53::protocol::RecordType;
+use std::net::IpAddr;
+
+/// Route 53 error codes that mean "slow down", retried with backoff. The account-wide
+/// limit is 10 requests/s, and a zone with a pending change answers PriorRequestNotComplete.
+const THROTTLE_CODES: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "PriorRequestNotComplete",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+];
+
+/// Route 53 through the AWS SDK (its own retries off: [`retry`] owns the budget).
+#[derive(Clone, Debug)]
+pub struct Route53 {
+    client: Client,
+    backoff: Backoff,
+}
+
+impl Route53 {
+    /// Uses `client`; each operation retries within `backoff`.
+    pub fn new(client: Client, backoff: Backoff) -> Self {
+        Route53 { client, backoff }
+    }
+
+    /// The SDK client (the admin CLI uses it for zone lookups).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// One failed attempt, classified.
+#[derive(Debug)]
+struct Attempt {
+    throttled: bool,
+    transient: bool,
+    service: bool,
+    detail: String,
+}
+
+impl Transient for Attempt {
+    fn is_transient(&self) -> bool {
+        self.throttled || self.transient
+    }
+}
+
+impl From<Attempt> for DnsError {
+    fn from(a: Attempt) -> Self {
+        if a.throttled {
+            DnsError::Throttled(a.detail)
+        } else if a.transient || !a.service {
+            DnsError::Unavailable(a.detail)
+        } else {
+            DnsError::Rejected(a.detail)
+        }
+    }
+}
+
+fn classify<E>(e: SdkError<E, HttpResponse>) -> Attempt
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = DisplayErrorContext(&e).to_string();
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let throttled = THROTTLE_CODES.contains(&code);
+            let transient = se.raw().status().is_server_error()
+                || matches!(
+                    code,
+                    "ServiceUnavailable" | "InternalFailure" | "InternalError"
+                );
+            Attempt {
+                throttled,
+                transient,
+                service: true,
+                detail,
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Attempt {
+                throttled: false,
+                transient: true,
+                service: false,
+                detail,
+            }
+        }
+        _ => Attempt {
+            throttled: false,
+            transient: false,
+            service: false,
+            detail,
+        },
+    }
+}
+
+fn rr_type(t: RecordType) -> RrType {
+    match t {
+        RecordType::A => RrType::A,
+        RecordType::Aaaa => RrType::Aaaa,
+    }
+}
+
+/// Reads what ListResourceRecordSets returned. It lists from the given name and type on,
+/// so when the record is missing the answer is the NEXT record: check name and type.
+fn current_of(sets: &[ResourceRecordSet], name: &str, rtype: RecordType) -> Current {
+    let Some(set) = sets.first() else {
+        return Current::Missing;
+    };
+    let same_name = set.name().trim_end_matches('.').eq_ignore_ascii_case(name);
+    if !same_name || *set.r#type() != rr_type(rtype) {
+        return Current::Missing;
+    }
+    if set.alias_target().is_some() || set.set_identifier().is_some() {
+        return Current::Foreign;
+    }
+    Current::Plain {
+        values: set
+            .resource_records()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect(),
+        ttl: set.ttl().unwrap_or(0),
+    }
+}
+
+impl Dns for Route53 {
+    async fn get(&self, zone_id: &str, name: &str, rtype: RecordType) -> Result<Current, DnsError> {
+        let (result, _) = retry(self.backoff, || async {
+            self.client
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .start_record_name(format!("{name}."))
+                .start_record_type(rr_type(rtype))
+                .max_items(1)
+                .send()
+                .await
+                .map_err(classify)
+        })
+        .await;
+        let out = result?;
+        Ok(current_of(out.resource_record_sets(), name, rtype))
+    }
+
+    async fn upsert(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: RecordType,
+        ip: IpAddr,
+        ttl: u32,
+    ) -> Result<(), DnsError> {
+        let batch = change_batch(name, rtype, ip, ttl)
+            .map_err(|e| DnsError::Rejected(format!("building the change: {e}")))?;
+        let (result, _) = retry(self.backoff, || async {
+            self.client
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(batch.clone())
+                .send()
+                .await
+                .map_err(classify)
+        })
+        .await;
+        result?;
+        Ok(())
+    }
+}
+
+fn change_batch(
+    name: &str,
+    rtype: RecordType,
+    ip: IpAddr,
+    ttl: u32,
+) -> Result<ChangeBatch, aws_sdk_route53::error::BuildError> {
+    let set = ResourceRecordSet::builder()
+        .name(format!("{name}."))
+        .r#type(rr_type(rtype))
+        .ttl(i64::from(ttl))
+        .resource_records(ResourceRecord::builder().value(ip.to_string()).build()?)
+        .build()?;
+    ChangeBatch::builder()
+        .comment("dyn53")
+        .changes(
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(set)
+                .build()?,
+        )
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, t: RrType, values: &[&str]) -> ResourceRecordSet {
+        let mut b = ResourceRecordSet::builder().name(name).r#type(t).ttl(60);
+        for v in values {
+            b = b.resource_records(ResourceRecord::builder().value(*v).build().unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn next_record_is_not_ours() {
+        let next = [set("other.example.com.", RrType::A, &["192.0.2.1"])];
+        assert_eq!(
+            current_of(&next, "home.example.com", RecordType::A),
+            Current::Missing
+        );
+        let wrong_type = [set("home.example.com.", RrType::Aaaa, &["2001:db8::1"])];
+        assert_eq!(
+            current_of(&wrong_type, "home.example.com", RecordType::A),
+            Current::Missing
+        );
+        let ours = [set("Home.Example.com.", RrType::A, &["192.0.2.1"])];
+        assert_eq!(
+            current_of(&ours, "home.example.com", RecordType::A),
+            Current::Plain {
+                values: vec!["192.0.2.1".into()],
+                ttl: 60
+            }
+        );
+        assert_eq!(
+            current_of(&[], "home.example.com", RecordType::A),
+            Current::Missing
+        );
+    }
+}

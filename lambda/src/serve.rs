@@ -1,0 +1,145 @@
+//! The local service: the same handler over plain HTTP/1.1 (keep-alive, so a client's get
+//! and set share one connection), for `make demo`, router tests and self-hosting.
+
+use crate::call::{too_large, Call, Method, Reply};
+use crate::handler::Handle;
+use crate::log;
+use dyn53::protocol::{canonical_ip, parse_ip, ErrorCode, Response as Answer, MAX_BODY};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, CONNECTION, CONTENT_LENGTH};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Most connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Time a client has to send a request's headers (also bounds idle keep-alive).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Accepts connections on `listener` forever.
+///
+/// The caller's address is the TCP peer; with `proxy_header` (only behind a trusted reverse
+/// proxy) it is the last address in that header instead.
+pub async fn serve<H: Handle>(
+    handler: Arc<H>,
+    listener: TcpListener,
+    proxy_header: Option<HeaderName>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: pause instead of spinning.
+                log::warn(format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let header = proxy_header.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let handler = handler.clone();
+                let header = header.clone();
+                async move {
+                    Ok::<_, Infallible>(respond(&*handler, req, peer.ip(), header.as_ref()).await)
+                }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+}
+
+/// The address in the trusted proxy's header: the last entry, the one the proxy added.
+fn forwarded_ip(req: &Request<Incoming>, name: &HeaderName) -> Option<IpAddr> {
+    let value = req.headers().get_all(name).iter().next_back()?.to_str().ok()?;
+    parse_ip(value.rsplit(',').next()?.trim())
+}
+
+fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
+    let mut b = Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store");
+    if close {
+        b = b.header(CONNECTION, "close");
+    }
+    b.body(Full::new(Bytes::from(reply.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn refuse(answer: Answer) -> Response<Full<Bytes>> {
+    // The unread rest of the request cannot be trusted: close after answering.
+    response(Reply::from(&answer), true)
+}
+
+async fn respond<H: Handle>(
+    handler: &H,
+    req: Request<Incoming>,
+    peer: IpAddr,
+    proxy_header: Option<&HeaderName>,
+) -> Response<Full<Bytes>> {
+    let source = match proxy_header {
+        None => canonical_ip(peer),
+        Some(name) => match forwarded_ip(&req, name) {
+            Some(ip) => ip,
+            None => {
+                log::warn(format!("request from {peer} without a valid {name} header"));
+                return refuse(Answer::error(
+                    ErrorCode::BadRequest,
+                    format!("expected the client address in the {name} header from the proxy"),
+                ));
+            }
+        },
+    };
+    // Refuse a declared oversize body before reading any of it.
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return refuse(too_large());
+    }
+    let method = Method::from_name(req.method().as_str());
+    let query = req.uri().query().map(str::to_string);
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return refuse(too_large()),
+        Err(_) => {
+            return refuse(Answer::error(
+                ErrorCode::BadRequest,
+                "the request body could not be read",
+            ))
+        }
+    };
+    let reply = handler
+        .handle(Call {
+            source,
+            method,
+            query,
+            body,
+        })
+        .await;
+    response(reply, false)
+}

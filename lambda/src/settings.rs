@@ -1,0 +1,135 @@
+//! Backend settings from the environment (the SAM template sets them on Lambda).
+
+use crate::handler::Policy;
+use crate::store::RateLimit;
+use std::fmt;
+use std::time::Duration;
+
+/// Everything the backend reads from its environment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// DynamoDB table (`DYN53_TABLE`, required).
+    pub table: String,
+    /// SNS topic for notifications (`DYN53_TOPIC_ARN`; none: notifications off).
+    pub topic_arn: Option<String>,
+    /// Nonce MAC key (`DYN53_NONCE_KEY`, at least 32 characters; none: kept in the table).
+    pub nonce_key: Option<Vec<u8>>,
+    /// CloudWatch namespace of the EMF metrics (`DYN53_METRICS_NAMESPACE`, default dyn53).
+    pub namespace: String,
+    /// Time budget for retrying one throttled Route 53 call (`DYN53_DNS_BUDGET_MS`, 8000).
+    pub dns_budget: Duration,
+    /// Rate limits and timings of the flow.
+    pub policy: Policy,
+}
+
+// Hand-written so the nonce key never reaches a log.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("table", &self.table)
+            .field("topic_arn", &self.topic_arn)
+            .field(
+                "nonce_key",
+                &self.nonce_key.as_ref().map(|_| "<from DYN53_NONCE_KEY>"),
+            )
+            .field("namespace", &self.namespace)
+            .field("dns_budget", &self.dns_budget)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// A setting is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError(pub String);
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let table = get("DYN53_TABLE").ok_or_else(|| {
+            SettingsError("DYN53_TABLE is not set (the DynamoDB table holding the hosts)".into())
+        })?;
+        let nonce_key =
+            match get("DYN53_NONCE_KEY") {
+                Some(k) if k.len() >= 32 => Some(k.into_bytes()),
+                Some(_) => return Err(SettingsError(
+                    "DYN53_NONCE_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)"
+                        .into(),
+                )),
+                None => None,
+            };
+        let limit = |k: &str, default: RateLimit| match get(k) {
+            None => Ok(default),
+            Some(v) => RateLimit::parse(&v).ok_or_else(|| {
+                SettingsError(format!("{k}={v:?} must look like 10/300 (calls/seconds)"))
+            }),
+        };
+        let number = |k: &str, default: u64| match get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| SettingsError(format!("{k}={v:?} must be a whole number"))),
+        };
+        let d = Policy::default();
+        let policy = Policy {
+            set_limit: limit("DYN53_RATE_LIMIT", d.set_limit)?,
+            change_limit: limit("DYN53_CHANGE_LIMIT", d.change_limit)?,
+            notify_quiet: number("DYN53_NOTIFY_QUIET_SECS", d.notify_quiet)?,
+            lock_wait: Duration::from_millis(number(
+                "DYN53_LOCK_WAIT_MS",
+                d.lock_wait.as_millis() as u64,
+            )?),
+            ..d
+        };
+        Ok(Settings {
+            table,
+            topic_arn: get("DYN53_TOPIC_ARN"),
+            nonce_key,
+            namespace: get("DYN53_METRICS_NAMESPACE").unwrap_or_else(|| "dyn53".into()),
+            dns_budget: Duration::from_millis(number("DYN53_DNS_BUDGET_MS", 8000)?),
+            policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn reads_environment() {
+        assert!(from(&[]).is_err());
+        let s = from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "3/60")]).unwrap();
+        assert_eq!(s.policy.set_limit, RateLimit { max: 3, window: 60 });
+        assert_eq!(s.topic_arn, None);
+        assert_eq!(s.namespace, "dyn53");
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", "short")]).is_err());
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "x")]).is_err());
+        let s = from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", &"k".repeat(32))]).unwrap();
+        assert!(!format!("{s:?}").contains("kkkk"));
+    }
+}

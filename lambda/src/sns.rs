@@ -1,0 +1,53 @@
+//! [`Notifier`] on an SNS topic (SMS and email subscriptions).
+
+use crate::notify::{Notifier, NotifyError};
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::Client;
+
+/// Publishes to one topic.
+#[derive(Clone, Debug)]
+pub struct Sns {
+    client: Client,
+    topic_arn: String,
+}
+
+impl Sns {
+    /// Publishes to `topic_arn` through `client`.
+    pub fn new(client: Client, topic_arn: &str) -> Self {
+        Sns {
+            client,
+            topic_arn: topic_arn.to_string(),
+        }
+    }
+}
+
+/// An email subject: printable ASCII, at most 100 characters (SNS rejects anything else).
+fn subject_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .take(100)
+        .collect()
+}
+
+impl Notifier for Sns {
+    async fn publish(&self, subject: &str, text: &str) -> Result<(), NotifyError> {
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject_line(subject))
+            .message(text)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| NotifyError(DisplayErrorContext(&e).to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn subjects_are_safe() {
+        assert_eq!(super::subject_line("a\nb"), "a?b");
+        assert_eq!(super::subject_line(&"x".repeat(200)).len(), 100);
+    }
+}
