@@ -4,3 +4,26 @@
 //! `client` feature, the router client that the `dyn53` binary runs.
 
 pub mod protocol;
+
+#[cfg(feature = "client")]
+pub mod app;
+#[cfg(feature = "client")]
+pub mod cli;
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "client")]
+pub mod config;
+#[cfg(feature = "client")]
+pub mod dns;
+#[cfg(feature = "client")]
+pub mod error;
+#[cfg(feature = "client")]
+pub mod logging;
+#[cfg(feature = "client")]
+pub mod retry;
+#[cfg(feature = "client")]
+pub mod roots;
+#[cfg(feature = "client")]
+pub mod tls;
+#[cfg(feature = "client")]
+pub mod transport;

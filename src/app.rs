@@ -1,0 +1,210 @@
+//! Running a command: load the settings, work through the records, print one line per
+//! record on stdout, and sum up failures into one exit code.
+
+use crate::cli::{Args, Command};
+use crate::client::{RecordResult, Session};
+use crate::config::{self, Protocol, Record, Settings};
+use crate::error::{Error, EXIT_PERMANENT};
+use crate::logging::{self, Verbosity};
+use crate::protocol::{is_behind_nat, RecordType};
+use crate::retry::Deadline;
+use std::io::Write;
+use std::net::IpAddr;
+
+/// Runs the parsed command line.
+pub fn run(args: Args) -> Result<(), Error> {
+    logging::init(args.verbosity.unwrap_or(Verbosity::Normal));
+    let settings = config::load(&args)?;
+    for w in &settings.warnings {
+        log::warn!("{w}");
+    }
+    let hint = args.ip.as_deref().map(config::parse_ip_hint).transpose()?;
+    log::debug!(
+        "config {}, {} record(s), protocol {}, deadline {} s",
+        settings
+            .config_path
+            .as_ref()
+            .map_or_else(|| "none".into(), |p| p.display().to_string()),
+        settings.records.len(),
+        if settings.protocol == Protocol::V1 {
+            1
+        } else {
+            2
+        },
+        settings.timeout.as_secs()
+    );
+    match args.command {
+        Command::Update => update(&settings, &args, hint),
+        Command::Ip => ip(&settings, hint),
+        Command::Check => check(&settings, &args, hint),
+    }
+}
+
+/// Prints a result line; a closed stdout is not worth a crash.
+fn print(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The records to work on, or why there are none (`Ok(None)`: nothing to do, not an error).
+fn records<'s>(settings: &'s Settings, args: &Args) -> Result<Option<&'s [Record]>, Error> {
+    if !settings.records.is_empty() {
+        return Ok(Some(&settings.records));
+    }
+    if let (Some(iface), n) = (&args.interface, settings.other_interfaces) {
+        if n > 0 {
+            log::info!("no record uses interface {iface}; nothing to do");
+            return Ok(None);
+        }
+    }
+    Err(Error::Config(
+        "no records: set hostname (key=value), 'config record' sections (UCI) or --hostname".into(),
+    ))
+}
+
+/// Logs what `--ip` says about the network before any request.
+fn note_hint(hint: Option<IpAddr>, records: &[Record]) {
+    let Some(hint) = hint else { return };
+    if !is_behind_nat(hint) {
+        return;
+    }
+    if records.iter().any(|r| r.explicit_ip) {
+        log::warn!(
+            "the WAN address {hint} (--ip) is private or CGNAT (double NAT), and explicit_ip \
+             publishes it as given"
+        );
+    } else {
+        log::info!(
+            "double NAT: the WAN address {hint} (--ip) is private or CGNAT; using the public \
+             address the backend sees"
+        );
+    }
+}
+
+/// Runs `f` for each record, printing lines and logging failures; one failed record
+/// does not stop the others.
+fn each_record(
+    records: &[Record],
+    mut f: impl FnMut(&Record) -> Result<RecordResult, Error>,
+) -> Result<Vec<RecordResult>, Error> {
+    let mut results = Vec::new();
+    let mut failures: Vec<Error> = Vec::new();
+    for record in records {
+        match f(record) {
+            Ok(r) => {
+                print(&r.line(record));
+                results.push(r);
+            }
+            Err(e) => {
+                if records.len() > 1 {
+                    log::error!("{record}: {e}");
+                }
+                failures.push(e);
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(results),
+        1 if records.len() == 1 => Err(failures.remove(0)),
+        n => Err(Error::Failed {
+            failed: n,
+            total: records.len(),
+            exit_code: failures
+                .iter()
+                .map(Error::exit_code)
+                .max()
+                .unwrap_or(EXIT_PERMANENT),
+        }),
+    }
+}
+
+fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
+    if !settings.enabled {
+        log::info!("disabled in the config (enabled 0); nothing to do");
+        return Ok(());
+    }
+    let Some(records) = records(settings, args)? else {
+        return Ok(());
+    };
+    crate::client::require_url(settings)?;
+    let secret = settings.secret.as_ref().ok_or_else(|| {
+        Error::Config(
+            "no secret: set secret_file (or secret) in the config, DYN53_SECRET_FILE, \
+             DYN53_SECRET or --secret-file"
+                .into(),
+        )
+    })?;
+    if settings.protocol == Protocol::V1 {
+        if let Some(r) = records.iter().find(|r| r.explicit_ip) {
+            return Err(Error::Config(format!(
+                "{r}: explicit_ip needs protocol 2 (protocol 1 can only set the source address)"
+            )));
+        }
+    }
+    note_hint(hint, records);
+    let session = Session::new(
+        settings,
+        Deadline::after(settings.timeout),
+        hint,
+        args.dry_run,
+    )?;
+    each_record(records, |r| session.update(r, secret)).map(drop)
+}
+
+fn ip(settings: &Settings, hint: Option<IpAddr>) -> Result<(), Error> {
+    let mut families: Vec<RecordType> = settings.records.iter().map(|r| r.record_type).collect();
+    families.sort();
+    families.dedup();
+    if families.is_empty() {
+        // No records: the address family of an IP-literal url host, else IPv4.
+        let url_ip = settings
+            .url
+            .as_ref()
+            .and_then(|u| crate::protocol::parse_ip(&u.host));
+        families.push(url_ip.map_or(RecordType::A, RecordType::for_ip));
+    }
+    note_hint(hint, &[]);
+    let session = Session::new(settings, Deadline::after(settings.timeout), hint, false)?;
+    let mut failures: Vec<Error> = Vec::new();
+    for family in &families {
+        match session.public_ip(*family) {
+            Ok(ip) => print(&ip.to_string()),
+            Err(e) => {
+                if families.len() > 1 {
+                    log::error!("{family}: {e}");
+                }
+                failures.push(e);
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        1 if families.len() == 1 => Err(failures.remove(0)),
+        n => Err(Error::Failed {
+            failed: n,
+            total: families.len(),
+            exit_code: failures
+                .iter()
+                .map(Error::exit_code)
+                .max()
+                .unwrap_or(EXIT_PERMANENT),
+        }),
+    }
+}
+
+fn check(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
+    let Some(records) = records(settings, args)? else {
+        return Ok(());
+    };
+    let session = Session::new(settings, Deadline::after(settings.timeout), hint, false)?;
+    let results = each_record(records, |r| session.check(r))?;
+    let out_of_sync = results
+        .iter()
+        .filter(|r| matches!(r, RecordResult::OutOfSync { .. }))
+        .count();
+    if out_of_sync > 0 {
+        return Err(Error::OutOfSync(out_of_sync));
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The command line: `--help` text and argument parsing (pico-args).
+
+use crate::error::Error;
+use crate::logging::Verbosity;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// `--help` text: commands, options, config keys, environment and exit codes.
+pub const HELP: &str = concat!(
+    "dyn53 ",
+    env!("CARGO_PKG_VERSION"),
+    ": keep a home router's name in Route 53 pointing at its public IP
+
+Usage: dyn53 [OPTIONS] [update|ip|check]
+
+Commands:
+  update   (default) learn the address the backend sees, sign it, set each record.
+           One line per record on stdout:
+             <hostname> <TYPE> unchanged <ip>
+             <hostname> <TYPE> changed <old|none> -> <new>
+           with --dry-run (no set; the current value comes from DNS):
+             <hostname> <TYPE> would-change <old|none> -> <new>
+  ip       print the public address the backend sees, one line per address family
+           the records use (IPv4 for A, IPv6 for AAAA); needs no secret
+  check    compare each record's DNS answer with the address the backend sees and
+           change nothing; one line per record:
+             <hostname> <TYPE> in-sync <ip>
+             <hostname> <TYPE> out-of-sync dns=<ips|none> expected=<ip>
+
+Options:
+  -c, --config PATH         config file (default: the first that exists of
+                            /etc/config/dyn53 and /jffs/addons/dyn53.d/dyn53.conf)
+      --url URL             backend URL; https:// (http:// only for loopback hosts)
+      --hostname NAME[:TYPE]
+                            record to work on, TYPE A (default) or AAAA; repeatable;
+                            replaces the records of the config file
+      --secret-file PATH    file holding the shared secret (there is no --secret:
+                            command lines are visible to every user of the router)
+      --ca-file PATH        extra CA certificates (PEM) to trust, for a private backend;
+                            the Amazon Trust Services roots are built in
+      --ip ADDR             the WAN address the router knows (Merlin passes it as $1):
+                            logged and compared with the backend's view; a private or
+                            CGNAT address means double NAT, and the backend's view is used
+      --explicit-ip         protocol 2: sign and send --ip as the address instead of the
+                            source address (only if the backend allows it for the host)
+      --interface NAME      only records whose interface is NAME; records without an
+                            interface always match (OpenWrt hotplug passes $INTERFACE)
+      --protocol 1|2        1: reference-design token; 2: HMAC with a server nonce
+                            (default 2)
+      --timeout SECS        deadline for the whole run, retries included (default 60)
+      --dry-run             everything except the set call
+  -v, --verbose             also log each request and decision
+  -q, --quiet               log errors only
+  -h, --help                print this help
+  -V, --version             print the version
+
+Config file (UCI or key=value, detected automatically):
+  UCI 'config dyn53' section: url, secret or secret_file, ca_file, protocol, timeout,
+      enabled (0: update does nothing), explicit_ip (default for the records),
+      check_interval (used by the init script only)
+  UCI 'config record' sections: hostname, type (A or AAAA), interface, enabled,
+      explicit_ip
+  key=value (Merlin): url, secret or secret_file, ca_file, protocol, timeout, enabled,
+      explicit_ip, and either hostname (with record_type) or
+      records (NAME[:TYPE] separated by spaces or commas)
+  '#' starts a comment; values may be quoted. Unknown keys are warnings, duplicate
+  keys are errors. Keep the file and the secret file private (chmod 600).
+
+Environment (overrides the file; flags override the environment):
+  DYN53_CONFIG DYN53_URL DYN53_SECRET DYN53_SECRET_FILE DYN53_CA_FILE
+  DYN53_PROTOCOL DYN53_TIMEOUT
+
+Logs and errors go to stderr, one line each, starting with \"dyn53: \". Secrets,
+tokens, signatures and nonces are never printed.
+
+Exit codes:
+  0  success: every record changed or unchanged (check: every record in sync)
+  1  transient failure, worth retrying later: DNS, network, timeout, TLS (certificate
+     refused, clock not synced yet), server error, rate limit (check: out of sync)
+  2  permanent failure: usage, configuration, secret, authentication refused,
+     request not allowed for this host
+  With several records the most severe failure decides (2 before 1).
+"
+);
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Command {
+    /// Set each record to the address the backend sees.
+    #[default]
+    Update,
+    /// Print the address the backend sees.
+    Ip,
+    /// Compare DNS with the backend's view.
+    Check,
+}
+
+/// Parsed command-line arguments (values are validated later, with the config).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// The command.
+    pub command: Command,
+    /// `-c`.
+    pub config: Option<PathBuf>,
+    /// `--url`.
+    pub url: Option<String>,
+    /// `--hostname`, repeatable.
+    pub hostnames: Vec<String>,
+    /// `--secret-file`.
+    pub secret_file: Option<PathBuf>,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `--explicit-ip`.
+    pub explicit_ip: bool,
+    /// `--interface`.
+    pub interface: Option<String>,
+    /// `--protocol`.
+    pub protocol: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<String>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `-v` / `-q`.
+    pub verbosity: Option<Verbosity>,
+}
+
+/// Result of parsing: run, or print help/version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// `-h`.
+    Help,
+    /// `-V`.
+    Version,
+    /// Run a command.
+    Run(Box<Args>),
+}
+
+/// Parses the process arguments.
+pub fn parse_args() -> Result<Parsed, Error> {
+    parse_from(std::env::args_os().skip(1).collect())
+}
+
+fn usage(e: pico_args::Error) -> Error {
+    Error::Usage(match e {
+        pico_args::Error::OptionWithoutAValue(o) => format!("{o} needs a value"),
+        pico_args::Error::NonUtf8Argument => "arguments must be valid UTF-8".into(),
+        other => other.to_string(),
+    })
+}
+
+/// An optional path-valued option (paths need not be UTF-8).
+fn path(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys>,
+) -> Result<Option<PathBuf>, Error> {
+    p.opt_value_from_os_str(keys, |s| Ok::<_, String>(PathBuf::from(s)))
+        .map_err(usage)
+}
+
+/// Parses `args` (without the program name).
+pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        return Ok(Parsed::Help);
+    }
+    if p.contains(["-V", "--version"]) {
+        return Ok(Parsed::Version);
+    }
+    let mut a = Args {
+        config: path(&mut p, ["-c", "--config"])?,
+        secret_file: path(&mut p, "--secret-file")?,
+        ca_file: path(&mut p, "--ca-file")?,
+        url: p.opt_value_from_str("--url").map_err(usage)?,
+        hostnames: p.values_from_str("--hostname").map_err(usage)?,
+        ip: p.opt_value_from_str("--ip").map_err(usage)?,
+        interface: p.opt_value_from_str("--interface").map_err(usage)?,
+        protocol: p.opt_value_from_str("--protocol").map_err(usage)?,
+        timeout: p.opt_value_from_str("--timeout").map_err(usage)?,
+        explicit_ip: p.contains("--explicit-ip"),
+        dry_run: p.contains("--dry-run"),
+        ..Args::default()
+    };
+    let verbose = p.contains(["-v", "--verbose"]);
+    let quiet = p.contains(["-q", "--quiet"]);
+    a.verbosity = match (verbose, quiet) {
+        (true, true) => return Err(Error::Usage("-v and -q exclude each other".into())),
+        (true, false) => Some(Verbosity::Verbose),
+        (false, true) => Some(Verbosity::Quiet),
+        (false, false) => None,
+    };
+    let command: Option<String> = p.opt_free_from_str().map_err(usage)?;
+    a.command = match command.as_deref() {
+        None | Some("update") => Command::Update,
+        Some("ip") => Command::Ip,
+        Some("check") => Command::Check,
+        Some(other) if other.starts_with('-') => {
+            return Err(Error::Usage(format!("unknown or repeated option {other}")))
+        }
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "unknown command '{other}' (commands: update, ip, check)"
+            )))
+        }
+    };
+    let rest = p.finish();
+    if let Some(extra) = rest.first() {
+        return Err(Error::Usage(format!(
+            "unexpected or repeated argument '{}'",
+            extra.to_string_lossy()
+        )));
+    }
+    if a.dry_run && a.command != Command::Update {
+        return Err(Error::Usage("--dry-run only applies to update".into()));
+    }
+    Ok(Parsed::Run(Box::new(a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, Error> {
+        parse_from(args.iter().map(OsString::from).collect())
+    }
+
+    fn run(args: &[&str]) -> Args {
+        match parse(args).unwrap() {
+            Parsed::Run(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_commands() {
+        assert_eq!(run(&[]), Args::default());
+        assert_eq!(run(&["ip"]).command, Command::Ip);
+        assert_eq!(run(&["-v", "check"]).command, Command::Check);
+        assert_eq!(parse(&["--help"]).unwrap(), Parsed::Help);
+        assert_eq!(parse(&["update", "-V"]).unwrap(), Parsed::Version);
+    }
+
+    #[test]
+    fn options() {
+        let a = run(&[
+            "-c",
+            "/tmp/c",
+            "--hostname",
+            "a.example.com",
+            "--hostname=b.example.com:AAAA",
+            "--ip",
+            "192.0.2.1",
+            "--explicit-ip",
+            "--interface",
+            "wan",
+            "--timeout",
+            "5",
+            "--protocol",
+            "1",
+            "--dry-run",
+            "-q",
+        ]);
+        assert_eq!(a.config, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(a.hostnames, ["a.example.com", "b.example.com:AAAA"]);
+        assert!(a.explicit_ip && a.dry_run);
+        assert_eq!(a.verbosity, Some(Verbosity::Quiet));
+        assert_eq!(a.timeout.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for (args, want) in [
+            (&["--bogus"][..], "unknown or repeated option --bogus"),
+            (&["frobnicate"], "unknown command 'frobnicate'"),
+            (
+                &["update", "extra"],
+                "unexpected or repeated argument 'extra'",
+            ),
+            (&["--url", "a", "--url", "b"], "repeated option --url"),
+            (&["--timeout"], "--timeout needs a value"),
+            (&["-v", "-q"], "exclude each other"),
+            (&["ip", "--dry-run"], "only applies to update"),
+            (&["--secret", "x"], "unknown or repeated option --secret"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(want), "{args:?}: {e}");
+        }
+    }
+}

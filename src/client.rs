@@ -1,0 +1,479 @@
+//! The conversation with the backend for one record: `get` (the address the backend sees,
+//! plus a nonce in v2), sign, `set` on the same connection; and the read-only variants used
+//! by `ip`, `check` and `--dry-run`.
+
+use crate::config::{Protocol, Record, Secret, Settings};
+use crate::dns;
+use crate::error::Error;
+use crate::protocol::json::Writer;
+use crate::protocol::{
+    is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,
+    SetV2, SignedFields,
+};
+use crate::retry::{retry, Deadline};
+use crate::transport::{Answer, Transport};
+use std::net::IpAddr;
+
+/// Longest backend message shown in a log line.
+const MAX_MESSAGE: usize = 200;
+
+/// What the backend sees over one address family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The caller's address as the backend sees it.
+    pub ip: IpAddr,
+    /// v2 nonce for the following set (never logged).
+    nonce: Option<String>,
+}
+
+/// The result for one record, printed as one stdout line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordResult {
+    /// The record already held the address.
+    Unchanged(IpAddr),
+    /// The record was set (`old` is `None` if it did not exist or the backend did not say).
+    Changed {
+        /// Previous address.
+        old: Option<IpAddr>,
+        /// New address.
+        new: IpAddr,
+    },
+    /// Dry run: the record would be set (`old` is the current DNS answer).
+    WouldChange {
+        /// Current DNS answer.
+        old: Vec<IpAddr>,
+        /// Address that would be set.
+        new: IpAddr,
+    },
+    /// `check`: DNS answers exactly the expected address.
+    InSync(IpAddr),
+    /// `check`: DNS answers something else.
+    OutOfSync {
+        /// Current DNS answer.
+        dns: Vec<IpAddr>,
+        /// Address the record should hold.
+        expected: IpAddr,
+    },
+}
+
+impl RecordResult {
+    /// The stdout line for `record` (see `--help`; router scripts parse it).
+    pub fn line(&self, record: &Record) -> String {
+        let r = record;
+        match self {
+            RecordResult::Unchanged(ip) => format!("{r} unchanged {ip}"),
+            RecordResult::Changed { old, new } => {
+                let old = old.map_or_else(|| "none".to_string(), |o| o.to_string());
+                format!("{r} changed {old} -> {new}")
+            }
+            RecordResult::WouldChange { old, new } => {
+                format!("{r} would-change {} -> {new}", dns::show(old))
+            }
+            RecordResult::InSync(ip) => format!("{r} in-sync {ip}"),
+            RecordResult::OutOfSync { dns, expected } => {
+                format!("{r} out-of-sync dns={} expected={expected}", dns::show(dns))
+            }
+        }
+    }
+}
+
+/// One run's connection to the backend and its settings.
+pub struct Session<'a> {
+    settings: &'a Settings,
+    transport: Transport,
+    deadline: Deadline,
+    hint: Option<IpAddr>,
+    dry_run: bool,
+}
+
+impl<'a> Session<'a> {
+    /// Prepares a session; `hint` is `--ip`. Fails on a missing url or a bad `ca_file`.
+    pub fn new(
+        settings: &'a Settings,
+        deadline: Deadline,
+        hint: Option<IpAddr>,
+        dry_run: bool,
+    ) -> Result<Self, Error> {
+        let url = require_url(settings)?;
+        Ok(Session {
+            settings,
+            transport: Transport::new(url, settings.ca_file.as_deref())?,
+            deadline,
+            hint,
+            dry_run,
+        })
+    }
+
+    /// One POST within the time left.
+    fn post(&self, family: RecordType, body: &str) -> Result<Answer, Error> {
+        self.deadline.check()?;
+        self.transport
+            .post(family, body, self.deadline.attempt_budget())
+    }
+
+    /// One `get`: the address the backend sees over `family`'s address family.
+    pub fn get(&self, family: RecordType) -> Result<Seen, Error> {
+        let body = match self.settings.protocol {
+            // The reference backend's form, without dyn53's protocol field.
+            Protocol::V1 => Writer::new().str("execution_mode", "get").finish(),
+            Protocol::V2 => Request::Get.to_json(),
+        };
+        let answer = self.post(family, &body)?;
+        let r = interpret(&answer, self.transport.host())?;
+        let ip = match (r.outcome, r.ip) {
+            (Outcome::Ip, Some(ip)) => crate::protocol::canonical_ip(ip),
+            _ => return Err(not_dyn53(&answer, self.transport.host(), "a get")),
+        };
+        if self.settings.protocol == Protocol::V2 && r.nonce.is_none() {
+            return Err(Error::BadAnswer {
+                status: answer.status,
+                message: format!(
+                    "{} gave no nonce, so it does not speak protocol 2 (for a reference-design \
+                     backend set protocol 1)",
+                    self.transport.host()
+                ),
+            });
+        }
+        log::debug!("backend sees {ip}");
+        Ok(Seen { ip, nonce: r.nonce })
+    }
+
+    /// The address the backend sees over `family`, retried until the deadline.
+    pub fn public_ip(&self, family: RecordType) -> Result<IpAddr, Error> {
+        let what = format!(
+            "get over {}",
+            if family == RecordType::A {
+                "IPv4"
+            } else {
+                "IPv6"
+            }
+        );
+        let seen = retry(&self.deadline, &what, || self.get(family))?;
+        self.compare_hint(&seen, family);
+        Ok(seen.ip)
+    }
+
+    /// Logs how `--ip` relates to what the backend sees.
+    fn compare_hint(&self, seen: &Seen, family: RecordType) {
+        if let Some(hint) = self.hint.filter(|h| family.matches(*h)) {
+            if hint != seen.ip && !is_behind_nat(hint) {
+                log::warn!(
+                    "--ip says {hint} but the backend sees {} (another NAT or a proxy in \
+                     between?); using {}",
+                    seen.ip,
+                    seen.ip
+                );
+            }
+        }
+    }
+
+    /// The address to put in `record` and how it was chosen.
+    fn address_for(&self, record: &Record, seen: &Seen) -> Result<(IpAddr, IpMode), Error> {
+        if record.explicit_ip {
+            if let Some(hint) = self.hint.filter(|h| record.record_type.matches(*h)) {
+                return Ok((hint, IpMode::Explicit));
+            }
+            log::warn!(
+                "{record}: explicit_ip needs an --ip address of the record's family; using \
+                 the address the backend sees"
+            );
+        }
+        if !record.record_type.matches(seen.ip) {
+            return Err(Error::Network(format!(
+                "the backend saw {} over the connection for {record} (a proxy or NAT64 in \
+                 between?); cannot set the record from it",
+                seen.ip
+            )));
+        }
+        self.compare_hint(seen, record.record_type);
+        Ok((seen.ip, IpMode::Source))
+    }
+
+    /// Brings `record` up to date (or, in a dry run, says what would change).
+    pub fn update(&self, record: &Record, secret: &Secret) -> Result<RecordResult, Error> {
+        retry(&self.deadline, &record.to_string(), || {
+            self.update_once(record, secret)
+        })
+    }
+
+    /// One get + set on the same connection.
+    fn update_once(&self, record: &Record, secret: &Secret) -> Result<RecordResult, Error> {
+        let seen = self.get(record.record_type)?;
+        let (ip, mode) = self.address_for(record, &seen)?;
+        if self.dry_run {
+            let old = dns::lookup(
+                &record.hostname,
+                record.record_type,
+                self.deadline.attempt_budget(),
+            )?;
+            log::info!("{record}: dry run, no set sent (current value from DNS)");
+            return Ok(if old == [ip] {
+                RecordResult::Unchanged(ip)
+            } else {
+                RecordResult::WouldChange { old, new: ip }
+            });
+        }
+        let body = match self.settings.protocol {
+            Protocol::V1 => Request::SetV1(SetV1 {
+                hostname_raw: record.hostname.clone(),
+                hostname: record.hostname.clone(),
+                hash: v1_token(&ip.to_string(), &record.hostname, secret.expose()),
+            }),
+            Protocol::V2 => {
+                let nonce = seen.nonce.unwrap_or_default();
+                let fields = SignedFields {
+                    hostname: &record.hostname,
+                    record_type: record.record_type,
+                    ip,
+                    ip_mode: mode,
+                    nonce: &nonce,
+                };
+                Request::SetV2(SetV2 {
+                    hostname: record.hostname.clone(),
+                    record_type: record.record_type,
+                    ip,
+                    ip_mode: mode,
+                    signature: fields.sign(secret.expose()),
+                    nonce,
+                })
+            }
+        }
+        .to_json();
+        log::debug!("{record}: set {ip} ({} mode)", mode.as_str());
+        let answer = self.post(record.record_type, &body)?;
+        let r = interpret(&answer, self.transport.host())?;
+        match r.outcome {
+            Outcome::Changed => Ok(RecordResult::Changed {
+                old: r.previous,
+                new: r.ip.unwrap_or(ip),
+            }),
+            Outcome::Unchanged => Ok(RecordResult::Unchanged(r.ip.unwrap_or(ip))),
+            _ => Err(not_dyn53(&answer, self.transport.host(), "a set")),
+        }
+    }
+
+    /// Compares `record`'s DNS answer with the address it should hold.
+    pub fn check(&self, record: &Record) -> Result<RecordResult, Error> {
+        let seen = retry(&self.deadline, &record.to_string(), || {
+            self.get(record.record_type)
+        })?;
+        let expected = match self.hint {
+            Some(h) if record.explicit_ip && record.record_type.matches(h) => h,
+            _ => seen.ip,
+        };
+        let dns = dns::lookup(
+            &record.hostname,
+            record.record_type,
+            self.deadline.remaining(),
+        )?;
+        if dns == [expected] {
+            return Ok(RecordResult::InSync(expected));
+        }
+        if dns.is_empty() {
+            log::info!(
+                "{record}: DNS has no {} record for the name (never set, or not resolvable \
+                 from here); run dyn53 update",
+                record.record_type
+            );
+        } else {
+            log::info!(
+                "{record}: DNS answers {} but the record should hold {expected}; run dyn53 \
+                 update (answers may be cached for up to the record's TTL)",
+                dns::show(&dns)
+            );
+        }
+        Ok(RecordResult::OutOfSync { dns, expected })
+    }
+}
+
+/// The backend URL, or the error saying how to set it.
+pub fn require_url(settings: &Settings) -> Result<&crate::config::BackendUrl, Error> {
+    settings.url.as_ref().ok_or_else(|| {
+        Error::Config("no backend url: set url in the config file, DYN53_URL or --url".into())
+    })
+}
+
+/// Reads an answer: a dyn53 (or reference-design) answer, an error answer, or something else.
+fn interpret(answer: &Answer, host: &str) -> Result<Response, Error> {
+    let status = answer.status;
+    if (300..400).contains(&status) {
+        let to = answer.location.as_deref().unwrap_or("elsewhere");
+        return Err(Error::BadAnswer {
+            status,
+            message: format!(
+                "{host} redirects to {}: set url to the final address",
+                clean(to)
+            ),
+        });
+    }
+    match Response::from_json(&answer.body) {
+        Ok(r) if r.outcome == Outcome::Error => {
+            let code = r.error.unwrap_or(ErrorCode::Internal);
+            Err(Error::Backend {
+                code,
+                message: advice(code, &clean(&r.message)),
+            })
+        }
+        Ok(r) => Ok(r),
+        Err(_) => Err(not_dyn53(answer, host, "a request")),
+    }
+}
+
+/// The error for an answer that is not what the protocol says.
+fn not_dyn53(answer: &Answer, host: &str, what: &str) -> Error {
+    let status = answer.status;
+    let message = match status {
+        404 | 405 => format!(
+            "{host} answered HTTP {status} to {what}: no dyn53 backend at this url (check url)"
+        ),
+        408 | 429 | 500.. => format!(
+            "{host} answered HTTP {status} to {what} without a dyn53 answer (gateway or Lambda \
+             error, or throttling)"
+        ),
+        _ => format!(
+            "{host} answered HTTP {status} to {what}, but not in the dyn53 format: is url the \
+             dyn53 backend?"
+        ),
+    };
+    Error::BadAnswer { status, message }
+}
+
+/// Adds what to do about a backend error.
+fn advice(code: ErrorCode, message: &str) -> String {
+    let hint = match code {
+        ErrorCode::Auth => {
+            " (check that the secret is the one the backend printed for this host, and that \
+             the hostname is registered there)"
+        }
+        ErrorCode::NotAllowed => {
+            " (the host's settings on the backend do not allow this record type, protocol or \
+             explicit address)"
+        }
+        ErrorCode::RateLimited => " (too many updates for this host; wait a while)",
+        _ => "",
+    };
+    format!("{message}{hint}")
+}
+
+/// Makes a server-supplied text safe for one log line: no control characters, bounded.
+fn clean(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_MESSAGE)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > MAX_MESSAGE {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            location: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn answers() {
+        let r = interpret(
+            &answer(
+                200,
+                &Response::ip("192.0.2.1".parse().unwrap(), None).to_json(),
+            ),
+            "h",
+        );
+        assert_eq!(r.unwrap().outcome, Outcome::Ip);
+        let e = interpret(
+            &answer(403, &Response::error(ErrorCode::Auth, "bad\nsig").to_json()),
+            "h",
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("bad sig (check that the secret"),
+            "{e}"
+        );
+        let e = interpret(&answer(429, r#"{"Message":"Rate Exceeded."}"#), "h").unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        let e = interpret(&answer(404, "<html>"), "h").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("check url"));
+        let mut redirect = answer(301, "");
+        redirect.location = Some("https://other.example/".into());
+        let e = interpret(&redirect, "h").unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("redirects to https://other.example/"));
+        assert_eq!(e.exit_code(), 2);
+        let e = interpret(
+            &answer(
+                503,
+                &Response::error(ErrorCode::Unavailable, "busy").to_json(),
+            ),
+            "h",
+        )
+        .unwrap_err();
+        assert!(e.retry_in_run() && e.exit_code() == 1);
+    }
+
+    #[test]
+    fn lines() {
+        let rec = Record {
+            hostname: "home.example.com".into(),
+            record_type: RecordType::A,
+            interface: None,
+            explicit_ip: false,
+        };
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let old: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            RecordResult::Changed {
+                old: Some(old),
+                new: ip
+            }
+            .line(&rec),
+            "home.example.com A changed 198.51.100.1 -> 203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::Changed { old: None, new: ip }.line(&rec),
+            "home.example.com A changed none -> 203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::Unchanged(ip).line(&rec),
+            "home.example.com A unchanged 203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::WouldChange {
+                old: vec![],
+                new: ip
+            }
+            .line(&rec),
+            "home.example.com A would-change none -> 203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::OutOfSync {
+                dns: vec![old],
+                expected: ip
+            }
+            .line(&rec),
+            "home.example.com A out-of-sync dns=198.51.100.1 expected=203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::InSync(ip).line(&rec),
+            "home.example.com A in-sync 203.0.113.7"
+        );
+    }
+
+    #[test]
+    fn clean_bounds_messages() {
+        assert_eq!(clean("a\r\nb"), "a  b");
+        assert_eq!(clean(&"x".repeat(500)).len(), MAX_MESSAGE + 3);
+    }
+}

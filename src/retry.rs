@@ -1,0 +1,166 @@
+//! Retrying under one total deadline.
+//!
+//! Right after the WAN comes up, DNS may not answer and routes may be missing for a few
+//! seconds, so transient failures are retried with exponential backoff (1, 2, 4, 8, 15,
+//! 15, ... s, deterministic so runs are predictable) until the deadline for the whole run
+//! (`--timeout`, default 60 s, well inside Merlin's 120 s limit for ddns-start) is over.
+
+use crate::error::Error;
+use std::time::{Duration, Instant};
+
+/// Longest single request: a slow attempt still leaves time for another one.
+pub const ATTEMPT_MAX: Duration = Duration::from_secs(20);
+/// Not worth pausing for another attempt with less time than this left.
+const ATTEMPT_MIN: Duration = Duration::from_millis(500);
+/// Below this, no request is started at all.
+const REQUEST_MIN: Duration = Duration::from_millis(100);
+/// Longest pause between attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(15);
+/// Fresh-nonce retries (`nonce`, `ip_mismatch`) made at once before backing off.
+const QUICK_RETRIES: u32 = 2;
+
+/// The end of the run: every request and pause must finish before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    /// A deadline `total` from now.
+    pub fn after(total: Duration) -> Self {
+        Deadline {
+            end: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// Time left (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now())
+    }
+
+    /// Time allowed for the next request: the rest of the run, at most `ATTEMPT_MAX`.
+    pub fn attempt_budget(&self) -> Duration {
+        self.remaining().min(ATTEMPT_MAX)
+    }
+
+    /// The whole run's time allowance.
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+
+    /// A timeout error if the deadline has (nearly) passed.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.remaining() < REQUEST_MIN {
+            return Err(Error::Timeout(format!(
+                "the {} s deadline for this run (--timeout) is over",
+                self.total.as_secs()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Pause before retry number `n` (1-based): 1, 2, 4, 8, then 15 s.
+pub fn backoff(n: u32) -> Duration {
+    let secs = 1u64 << n.saturating_sub(1).min(4);
+    Duration::from_secs(secs).min(BACKOFF_MAX)
+}
+
+/// Runs `attempt` until it succeeds, fails permanently, or the deadline leaves no room.
+///
+/// `what` names the work in log lines (e.g. `home.example.com A`).
+pub fn retry<T>(
+    deadline: &Deadline,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (mut tries, mut quick, mut backoffs) = (0u32, 0u32, 0u32);
+    loop {
+        tries += 1;
+        let err = match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) if !e.retry_in_run() => return Err(e),
+            Err(e) => e,
+        };
+        let pause = if err.wants_fresh_get() && quick < QUICK_RETRIES {
+            quick += 1;
+            Duration::ZERO
+        } else {
+            backoffs += 1;
+            backoff(backoffs)
+        };
+        // Shorten the last pause so that one more attempt still fits before the deadline.
+        let room = deadline.remaining().saturating_sub(ATTEMPT_MIN);
+        let pause = pause.min(room);
+        if room.is_zero() {
+            return Err(err.with_note(&format!(
+                "gave up after {tries} attempt(s): the {} s deadline (--timeout) is over",
+                deadline.total().as_secs()
+            )));
+        }
+        log::info!(
+            "{what}: {err}; retry {tries} in {:.1} s",
+            pause.as_secs_f32()
+        );
+        std::thread::sleep(pause);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ErrorCode;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let secs: Vec<u64> = (1..=7).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 15, 15, 15]);
+    }
+
+    #[test]
+    fn permanent_errors_are_not_retried() {
+        let d = Deadline::after(Duration::from_secs(30));
+        let mut calls = 0;
+        let r: Result<(), _> = retry(&d, "t", || {
+            calls += 1;
+            Err(Error::Config("bad".into()))
+        });
+        assert_eq!(r, Err(Error::Config("bad".into())));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn stale_nonce_is_retried_at_once() {
+        let d = Deadline::after(Duration::from_secs(30));
+        let mut calls = 0;
+        let r = retry(&d, "t", || {
+            calls += 1;
+            if calls < 3 {
+                Err(Error::Backend {
+                    code: ErrorCode::Nonce,
+                    message: "stale".into(),
+                })
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r, Ok(3));
+    }
+
+    #[test]
+    fn gives_up_when_the_deadline_leaves_no_room() {
+        let d = Deadline::after(Duration::from_millis(1200));
+        let mut calls = 0;
+        let r: Result<(), _> = retry(&d, "t", || {
+            calls += 1;
+            Err(Error::Network("refused".into()))
+        });
+        let e = r.unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        // One attempt at once, one more in the room left before the deadline.
+        assert!(e.to_string().contains("gave up after 2 attempt"), "{e}");
+        assert_eq!(calls, 2);
+    }
+}

@@ -1,0 +1,639 @@
+//! End-to-end tests of the real `dyn53` binary against a local HTTPS protocol peer
+//! (see tests/support). Set DYN53_TEST_BIN / DYN53_TEST_RUNNER to run a cross-built
+//! router binary under qemu-user instead of the host build.
+//!
+//! Hostnames end in `.invalid` (RFC 6761): nothing real is ever looked up or changed.
+
+mod support;
+
+use dyn53::protocol::RecordType;
+use std::net::TcpListener;
+use std::time::Duration;
+use support::*;
+
+const SECRET: &str = "correct-horse-battery-staple-7d1f";
+const HOME: &str = "home.dyn53.invalid";
+
+/// A peer with one registered host, a CA file and a secret file for the client.
+struct Fixture {
+    ca: TestCa,
+    peer: Peer,
+    dir: TempDir,
+    ca_file: String,
+    secret_file: String,
+    configs: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let ca = TestCa::new();
+        let peer = Peer::https(&ca);
+        peer.add_host(HOME, SECRET, false);
+        let dir = TempDir::new();
+        let ca_file = dir.file("ca.pem", &ca.pem);
+        let secret_file = dir.file("secret", format!("{SECRET}\n"));
+        Fixture {
+            ca,
+            peer,
+            dir,
+            ca_file,
+            secret_file,
+            configs: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A Merlin-style key=value config with `extra` lines appended.
+    fn kv_config(&self, extra: &str) -> String {
+        let n = self.configs.get() + 1;
+        self.configs.set(n);
+        self.dir.file(
+            &format!("dyn53-{n}.conf"),
+            format!(
+                "# written by the test\nurl={}\nsecret_file={}\nca_file={}\ntimeout=20\n{extra}",
+                self.peer.url(),
+                self.secret_file,
+                self.ca_file
+            ),
+        )
+    }
+
+    /// Runs the binary and checks the output rules that hold for every run.
+    fn run(&self, args: &[&str]) -> Run {
+        let r = run(args);
+        self.checked(r)
+    }
+
+    fn checked(&self, r: Run) -> Run {
+        self.peer.assert_nothing_secret_in(&r);
+        assert_log_lines(&r);
+        r
+    }
+}
+
+/// Every stderr line is one `dyn53: ` log line.
+fn assert_log_lines(r: &Run) {
+    for line in r.stderr.lines() {
+        assert!(
+            line.starts_with("dyn53: "),
+            "stray stderr line {line:?} in\n{r}"
+        );
+    }
+}
+
+fn kinds(peer: &Peer) -> Vec<&'static str> {
+    peer.requests().iter().map(|s| s.kind).collect()
+}
+
+#[test]
+fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    let r = f.run(&["-c", &cfg, "-v"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("{HOME} A changed none -> 127.0.0.1\n"),
+        "{r}"
+    );
+    assert_eq!(
+        f.peer.record(HOME, RecordType::A),
+        Some("127.0.0.1".parse().unwrap())
+    );
+    let r = f.run(&["-c", &cfg, "update"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
+    let reqs = f.peer.requests();
+    assert_eq!(kinds(&f.peer), ["get", "set-v2", "get", "set-v2"]);
+    // Each run's get and set share one connection; the runs use different ones.
+    assert_eq!(reqs[0].conn, reqs[1].conn);
+    assert_eq!(reqs[2].conn, reqs[3].conn);
+    assert_ne!(reqs[0].conn, reqs[2].conn);
+}
+
+#[test]
+fn v1_with_uci_config_reports_the_old_address() {
+    let f = Fixture::new();
+    f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
+    let cfg = f.dir.file(
+        "dyn53",
+        format!(
+            "config dyn53 'global'\n\toption enabled '1'\n\toption url '{}'\n\
+             \toption secret_file '{}'\n\toption ca_file '{}'\n\toption protocol '1'\n\
+             \toption check_interval '600'\n\n\
+             config record 'home'\n\toption hostname '{HOME}'\n\toption type 'A'\n\
+             \toption interface 'wan'\n",
+            f.peer.url(),
+            f.secret_file,
+            f.ca_file
+        ),
+    );
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("{HOME} A changed 192.0.2.1 -> 127.0.0.1\n")
+    );
+    let r = f.run(&["-c", &cfg, "--interface", "wan"]);
+    assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
+    assert_eq!(kinds(&f.peer), ["get", "set-v1", "get", "set-v1"]);
+    // Hotplug for another interface: the record is not touched, nothing is sent.
+    let r = f.run(&["-c", &cfg, "--interface", "wan6"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r}");
+    assert!(r.stderr.contains("no record uses interface wan6"), "{r}");
+    assert_eq!(f.peer.requests().len(), 4);
+}
+
+#[test]
+fn several_records_in_one_run_and_one_failure_does_not_stop_the_others() {
+    let f = Fixture::new();
+    f.peer
+        .add_host("nas.dyn53.invalid", "another-secret-for-nas", false);
+    // nas has a different secret than the one the client holds: auth fails for it only.
+    let cfg = f.kv_config(&format!("records={HOME} nas.dyn53.invalid,{HOME}:A2\n"));
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("must be A or AAAA"), "{r}");
+
+    f.peer.add_host("www.dyn53.invalid", SECRET, false);
+    let cfg = f.kv_config(&format!(
+        "records={HOME} nas.dyn53.invalid www.dyn53.invalid\n"
+    ));
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{HOME} A changed none -> 127.0.0.1\nwww.dyn53.invalid A changed none -> 127.0.0.1\n"
+        ),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .contains("nas.dyn53.invalid A: backend answered 'auth'"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("1 of 3 record(s) failed"), "{r}");
+    assert_eq!(f.peer.record("nas.dyn53.invalid", RecordType::A), None);
+}
+
+#[test]
+fn aaaa_records_go_over_ipv6() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine; skipping");
+        return;
+    };
+    let ca = TestCa::new();
+    let peer = Peer::start(listener, Some(ca.server_config(&["::1"])), Mode::Normal);
+    peer.add_host(HOME, SECRET, false);
+    let dir = TempDir::new();
+    let ca_file = dir.file("ca.pem", &ca.pem);
+    let env = [
+        ("DYN53_SECRET", SECRET),
+        ("DYN53_CA_FILE", ca_file.as_str()),
+    ];
+    let url = peer.url();
+    let host_aaaa = format!("{HOME}:AAAA");
+    let r = run_env(&["--url", &url, "--hostname", &host_aaaa], &env);
+    peer.assert_nothing_secret_in(&r);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, format!("{HOME} AAAA changed none -> ::1\n"));
+    // An A record cannot be sent to an IPv6-literal URL: a clear configuration error.
+    let r = run_env(&["--url", &url, "--hostname", HOME], &env);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("A records must be sent over IPv4"), "{r}");
+    // `ip` for AAAA records prints the IPv6 address the backend sees.
+    let r = run_env(&["--url", &url, "--hostname", &host_aaaa, "ip"], &env);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "::1\n"), "{r}");
+}
+
+#[test]
+fn retries_until_the_server_comes_up() {
+    let ca = TestCa::new();
+    let dir = TempDir::new();
+    let ca_file = dir.file("ca.pem", &ca.pem);
+    let secret_file = dir.file("secret", SECRET);
+    let port = free_port();
+    let url = format!("https://localhost:{port}/");
+    let mut cmd = dyn53_command();
+    cmd.args([
+        "--url",
+        &url,
+        "--hostname",
+        HOME,
+        "--secret-file",
+        &secret_file,
+        "--ca-file",
+        &ca_file,
+        "--timeout",
+        "40",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let running = spawn(cmd);
+    // The WAN is "down" for a while: connections are refused.
+    std::thread::sleep(Duration::from_secs(2));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("rebind the reserved port");
+    let peer = Peer::start(
+        listener,
+        Some(ca.server_config(&["localhost"])),
+        Mode::Normal,
+    );
+    peer.add_host(HOME, SECRET, false);
+    let r = running.wait();
+    peer.assert_nothing_secret_in(&r);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("refused the IPv4 connection"), "{r}");
+    assert!(r.stderr.contains("retry 1 in"), "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+    assert!(r.elapsed < Duration::from_secs(40), "{r}");
+}
+
+#[test]
+fn deadline_is_kept_when_the_server_never_answers() {
+    // A TCP listener that accepts and then says nothing (not even TLS).
+    let (addr, stop) = silent_listener();
+    let url = format!("https://localhost:{}/", addr.port());
+    let r = run_env(
+        &["--url", &url, "--hostname", HOME, "--timeout", "3"],
+        &[("DYN53_SECRET", SECRET)],
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("no answer from localhost"), "{r}");
+    assert!(r.stderr.contains("3 s deadline"), "{r}");
+    assert!(r.elapsed < Duration::from_secs(20), "{r}");
+
+    // TLS completes, the request is read, the answer never comes.
+    let f = Fixture::new();
+    let hang = Peer::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        Some(f.ca.server_config(&["localhost"])),
+        Mode::Hang,
+    );
+    let url = hang.url();
+    let r = f.run(&[
+        "--url",
+        &url,
+        "--ca-file",
+        &f.ca_file,
+        "--secret-file",
+        &f.secret_file,
+        "--hostname",
+        HOME,
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("no answer from localhost"), "{r}");
+    assert!(r.elapsed < Duration::from_secs(20), "{r}");
+}
+
+#[test]
+fn unknown_ca_is_refused_with_a_clear_message() {
+    let f = Fixture::new();
+    let url = f.peer.url();
+    let r = f.run(&[
+        "--url",
+        &url,
+        "--secret-file",
+        &f.secret_file,
+        "--hostname",
+        HOME,
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("TLS: the certificate of localhost is not signed by a trusted CA"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("set ca_file"), "{r}");
+    assert!(
+        f.peer.requests().is_empty(),
+        "nothing may be sent over a refused TLS"
+    );
+}
+
+#[test]
+fn certificate_for_another_name_is_refused() {
+    let f = Fixture::new();
+    let other = Peer::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        Some(f.ca.server_config(&["other.dyn53.invalid"])),
+        Mode::Normal,
+    );
+    other.add_host(HOME, SECRET, false);
+    let url = other.url();
+    let r = f.run(&[
+        "--url",
+        &url,
+        "--ca-file",
+        &f.ca_file,
+        "--secret-file",
+        &f.secret_file,
+        "--hostname",
+        HOME,
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("is not valid for that name"), "{r}");
+    assert!(other.requests().is_empty());
+}
+
+#[test]
+fn wrong_secret_is_a_permanent_failure() {
+    let f = Fixture::new();
+    let wrong = f.dir.file("wrong", "not-the-secret-at-all");
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    let r = f.run(&["-c", &cfg, "--secret-file", &wrong]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("backend answered 'auth'"), "{r}");
+    assert!(r.stderr.contains("check that the secret"), "{r}");
+    assert!(!r.stderr.contains("not-the-secret-at-all"), "{r}");
+    assert_eq!(
+        kinds(&f.peer),
+        ["get", "set-v2"],
+        "auth failures are not retried"
+    );
+    // The same with protocol 1.
+    let r = f.run(&["-c", &cfg, "--secret-file", &wrong, "--protocol", "1"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(f.peer.record(HOME, RecordType::A), None);
+}
+
+#[test]
+fn config_errors_exit_2_and_contact_nobody() {
+    let f = Fixture::new();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "-c".into(),
+                f.dir.path().join("missing.conf").display().to_string(),
+            ],
+            "cannot open config file",
+        ),
+        (
+            vec!["-c".into(), f.kv_config("timeout=soon\n")],
+            "is set twice",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.dir
+                    .file("t.conf", format!("url={}\ntimeout=0\n", f.peer.url())),
+            ],
+            "timeout must be whole seconds",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.dir.file("nul.conf", b"url=https://a.b/\n\0\n"),
+            ],
+            "line 2 contains a NUL byte",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.dir.file(
+                    "long.conf",
+                    format!("url=https://{}/\n", "x".repeat(10_000)),
+                ),
+            ],
+            "longer than 4096 bytes",
+        ),
+        (
+            vec!["-c".into(), f.kv_config("hostname=bad..name.invalid\n")],
+            "empty label",
+        ),
+        (vec!["-c".into(), f.kv_config("")], "no records"),
+        (
+            vec![
+                "-c".into(),
+                f.dir.file("nourl.conf", format!("hostname={HOME}\n")),
+            ],
+            "no backend url",
+        ),
+        (
+            vec!["--url".into(), "http://192.0.2.1/".into(), "ip".into()],
+            "plain http:// is only allowed for a loopback host",
+        ),
+        (
+            vec!["--frobnicate".into()],
+            "unknown or repeated option --frobnicate",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.kv_config(&format!("hostname={HOME}\n")),
+                "--ip".into(),
+                "300.1.2.3".into(),
+            ],
+            "--ip: '300.1.2.3' is not an IPv4 or IPv6 address",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.kv_config(&format!("hostname={HOME}\nexplicit_ip=1\nprotocol=1\n")),
+            ],
+            "explicit_ip needs protocol 2",
+        ),
+        (
+            vec![
+                "-c".into(),
+                f.kv_config(&format!("hostname={HOME}\n")),
+                "--ca-file".into(),
+                f.secret_file.clone(),
+            ],
+            "no certificate found",
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = f.run(&args);
+        assert_eq!(r.code, 2, "{args:?}\n{r}");
+        assert!(r.stderr.contains(want), "{args:?}: want {want:?}\n{r}");
+        assert!(r.stdout.is_empty(), "{r}");
+    }
+    // A secret given in the environment is checked too, and never echoed.
+    let r = run_env(
+        &["--url", &f.peer.url(), "--hostname", HOME],
+        &[("DYN53_SECRET", "line1\nline2"), ("DYN53_SECRET_FILE", "")],
+    );
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("DYN53_SECRET: the secret contains a line break"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("line1"), "{r}");
+    assert!(
+        f.peer.requests().is_empty(),
+        "config errors must not reach the backend"
+    );
+}
+
+#[test]
+fn dry_run_sends_no_set() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    let r = f.run(&["-c", &cfg, "--dry-run"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("{HOME} A would-change none -> 127.0.0.1\n")
+    );
+    assert_eq!(kinds(&f.peer), ["get"]);
+    assert_eq!(f.peer.record(HOME, RecordType::A), None);
+}
+
+#[test]
+fn ip_command_needs_no_secret() {
+    let f = Fixture::new();
+    let url = f.peer.url();
+    let r = f.run(&["--url", &url, "--ca-file", &f.ca_file, "ip"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "127.0.0.1\n"), "{r}");
+}
+
+#[test]
+fn stale_nonce_and_server_errors_are_retried() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    {
+        let mut s = f.peer.state.lock().unwrap();
+        s.inject_set_errors.extend([
+            dyn53::protocol::ErrorCode::Nonce,
+            dyn53::protocol::ErrorCode::Unavailable,
+        ]);
+    }
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+    assert_eq!(
+        kinds(&f.peer),
+        ["get", "set-v2", "get", "set-v2", "get", "set-v2"]
+    );
+    // A backend that keeps failing: transient, exit 1 once the deadline is over.
+    f.peer.state.lock().unwrap().fail_all_with_status = Some(502);
+    let r = f.run(&["-c", &cfg, "--timeout", "3"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("HTTP 502"), "{r}");
+    assert!(r.stderr.contains("gave up after"), "{r}");
+    assert!(r.elapsed < Duration::from_secs(20), "{r}");
+}
+
+#[test]
+fn check_compares_dns_with_the_backend() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    // .invalid never resolves, so DNS cannot agree with the backend.
+    let r = f.run(&["-c", &cfg, "check"]);
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("{HOME} A out-of-sync dns=none expected=127.0.0.1\n")
+    );
+    assert!(r.stderr.contains("run dyn53 update"), "{r}");
+    assert_eq!(kinds(&f.peer), ["get"], "check changes nothing");
+}
+
+#[test]
+fn double_nat_and_explicit_ip() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    let r = f.run(&["-c", &cfg, "--ip", "100.64.12.34"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("double NAT"), "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+    // Explicit mode for a host that does not allow it: refused, permanent.
+    let r = f.run(&["-c", &cfg, "--ip", "203.0.113.5", "--explicit-ip"]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("not_allowed"), "{r}");
+    // Allowed: the signed explicit address is set.
+    f.peer.add_host(HOME, SECRET, true);
+    let r = f.run(&["-c", &cfg, "--ip", "203.0.113.5", "--explicit-ip"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout,
+        format!("{HOME} A changed 127.0.0.1 -> 203.0.113.5\n")
+    );
+}
+
+#[test]
+fn environment_overrides_and_permission_warnings() {
+    let f = Fixture::new();
+    let cfg = f.dir.file_mode(
+        "open.conf",
+        format!("url=https://wrong.dyn53.invalid/\nhostname={HOME}\nsecret={SECRET}\n"),
+        0o644,
+    );
+    let url = f.peer.url();
+    let r = f.checked(run_env(
+        &["-c", &cfg],
+        &[
+            ("DYN53_URL", url.as_str()),
+            ("DYN53_CA_FILE", f.ca_file.as_str()),
+        ],
+    ));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("readable by group or others (mode 644)"),
+        "{r}"
+    );
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+    // DYN53_CONFIG names the file when -c is absent; -q hides the warning.
+    let r = f.checked(run_env(
+        &["-q"],
+        &[
+            ("DYN53_CONFIG", cfg.as_str()),
+            ("DYN53_URL", url.as_str()),
+            ("DYN53_CA_FILE", f.ca_file.as_str()),
+        ],
+    ));
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"));
+}
+
+#[test]
+fn plain_http_to_loopback_works() {
+    let peer = Peer::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        None,
+        Mode::Normal,
+    );
+    peer.add_host(HOME, SECRET, false);
+    let url = format!("http://127.0.0.1:{}/", peer.addr.port());
+    let r = run_env(
+        &["--url", &url, "--hostname", HOME],
+        &[("DYN53_SECRET", SECRET)],
+    );
+    peer.assert_nothing_secret_in(&r);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+}
+
+#[test]
+fn help_and_version() {
+    let r = run(&["--version"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, format!("dyn53 {}\n", env!("CARGO_PKG_VERSION")));
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    for word in [
+        "update",
+        "check",
+        "--secret-file",
+        "--explicit-ip",
+        "--interface",
+        "DYN53_SECRET_FILE",
+        "DYN53_TIMEOUT",
+        "secret_file",
+        "record_type",
+        "Exit codes",
+        "transient",
+        "permanent",
+    ] {
+        assert!(r.stdout.contains(word), "--help lacks {word}");
+    }
+}

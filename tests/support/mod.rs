@@ -1,0 +1,617 @@
+//! Test support for the client end-to-end tests: a generated test CA, a local HTTPS
+//! protocol peer built on `dyn53::protocol`, and a runner for the real `dyn53` binary.
+//!
+//! The peer is a protocol test peer, not the real backend: a fixed host table (hostname ->
+//! secret), records in memory, v2 nonces issued with `issue_nonce` and spent once. It logs
+//! every request with the id of the TCP connection it came on, and everything secret it
+//! saw (secrets, tokens, signatures, nonces) so tests can assert none of it is printed.
+//!
+//! The binary under test is `CARGO_BIN_EXE_dyn53`, or `DYN53_TEST_BIN` if set, run through
+//! `DYN53_TEST_RUNNER` if set (e.g. `qemu-mipsel-static`) for cross-built router binaries.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use dyn53::protocol::{
+    canonical_ip, check_nonce, issue_nonce, v1_verify, ErrorCode, IpMode, RecordType, Request,
+    Response, SignedFields,
+};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Longest a single dyn53 run may take before the test kills it and fails.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+// ---------------------------------------------------------------------------------------
+// Certificates
+
+/// A throw-away certificate authority for one test.
+pub struct TestCa {
+    /// The CA certificate in PEM, for the client's `ca_file`.
+    pub pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl TestCa {
+    /// A new CA with a fresh key.
+    pub fn new() -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "dyn53 test CA");
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A rustls server config with a certificate for `names` (DNS names or IP addresses).
+    pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let chain = vec![CertificateDer::from(cert.der().to_vec())];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The protocol peer
+
+/// One registered host.
+#[derive(Clone)]
+pub struct Host {
+    /// Shared secret.
+    pub secret: String,
+    /// Whether v2 explicit-IP mode is allowed.
+    pub allow_explicit: bool,
+}
+
+/// A request the peer received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Id of the TCP connection it came on.
+    pub conn: u64,
+    /// `get`, `set-v1` or `set-v2`.
+    pub kind: &'static str,
+    /// Hostname of a set.
+    pub hostname: Option<String>,
+}
+
+/// The peer's state, shared with the test.
+#[derive(Default)]
+pub struct State {
+    /// hostname -> host.
+    pub hosts: HashMap<String, Host>,
+    /// (hostname, type) -> address.
+    pub records: HashMap<(String, RecordType), IpAddr>,
+    /// Requests in arrival order.
+    pub requests: Vec<Seen>,
+    /// Errors to answer the next set requests with, in order (after checking nothing).
+    pub inject_set_errors: VecDeque<ErrorCode>,
+    /// Answer every request with this HTTP status and a non-dyn53 body.
+    pub fail_all_with_status: Option<u16>,
+    /// Everything secret that crossed the wire (must never show up in client output).
+    pub secrets: Vec<String>,
+    spent: HashSet<String>,
+}
+
+/// How the peer behaves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answer requests.
+    Normal,
+    /// Complete TLS, read the request, never answer.
+    Hang,
+}
+
+/// A running peer; stopped when dropped.
+pub struct Peer {
+    /// Listening address.
+    pub addr: SocketAddr,
+    /// Shared state.
+    pub state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+const NONCE_KEY: &[u8] = b"dyn53 test peer nonce key";
+
+impl Peer {
+    /// Starts a peer on `listener`, with TLS unless `tls` is `None`.
+    pub fn start(listener: TcpListener, tls: Option<Arc<ServerConfig>>, mode: Mode) -> Peer {
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let conns = AtomicU64::new(0);
+            for tcp in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(tcp) = tcp else { continue };
+                let id = conns.fetch_add(1, Ordering::SeqCst) + 1;
+                let (st, sp, tls) = (st.clone(), sp.clone(), tls.clone());
+                std::thread::spawn(move || serve(tcp, tls, st, sp, mode, id));
+            }
+        });
+        Peer { addr, state, stop }
+    }
+
+    /// Starts an HTTPS peer on 127.0.0.1 with a certificate for localhost and 127.0.0.1.
+    pub fn https(ca: &TestCa) -> Peer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        Peer::start(
+            l,
+            Some(ca.server_config(&["localhost", "127.0.0.1"])),
+            Mode::Normal,
+        )
+    }
+
+    /// The URL to give the client (`https://localhost:PORT/` for IPv4 peers).
+    pub fn url(&self) -> String {
+        match self.addr {
+            SocketAddr::V4(a) => format!("https://localhost:{}/", a.port()),
+            SocketAddr::V6(a) => format!("https://[::1]:{}/", a.port()),
+        }
+    }
+
+    /// Registers a host.
+    pub fn add_host(&self, hostname: &str, secret: &str, allow_explicit: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.secrets.push(secret.to_string());
+        s.hosts.insert(
+            hostname.to_string(),
+            Host {
+                secret: secret.to_string(),
+                allow_explicit,
+            },
+        );
+    }
+
+    /// Sets a record's current value.
+    pub fn set_record(&self, hostname: &str, rt: RecordType, ip: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .insert((hostname.to_string(), rt), ip.parse().unwrap());
+    }
+
+    /// A record's current value.
+    pub fn record(&self, hostname: &str, rt: RecordType) -> Option<IpAddr> {
+        let s = self.state.lock().unwrap();
+        s.records.get(&(hostname.to_string(), rt)).copied()
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Fails the test if any secret, token, signature or nonce appears in `run`'s output.
+    pub fn assert_nothing_secret_in(&self, run: &Run) {
+        let s = self.state.lock().unwrap();
+        for secret in &s.secrets {
+            assert!(
+                !run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+                "a secret value ({} chars) appears in the output:\n{run}",
+                secret.len()
+            );
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+fn serve(
+    tcp: TcpStream,
+    tls: Option<Arc<ServerConfig>>,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    mode: Mode,
+    conn: u64,
+) {
+    let Ok(peer) = tcp.peer_addr() else { return };
+    let src = canonical_ip(peer.ip());
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut stream: Box<dyn Stream> = match tls {
+        Some(cfg) => Box::new(StreamOwned::new(ServerConnection::new(cfg).unwrap(), tcp)),
+        None => Box::new(tcp),
+    };
+    let mut buf = Vec::new();
+    loop {
+        let Some(body) = read_request(&mut stream, &mut buf) else {
+            return;
+        };
+        if mode == Mode::Hang {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            return;
+        }
+        let (status, text) = handle(&state, src, &body, conn);
+        let reason = if status < 300 { "OK" } else { "Error" };
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            text.len()
+        );
+        if stream.write_all(head.as_bytes()).is_err()
+            || stream.write_all(text.as_bytes()).is_err()
+            || stream.flush().is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request and returns its body; `None` when the connection ends.
+fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 || buf.len() > 64 * 1024 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..head_end + len].to_vec();
+    buf.drain(..head_end + len);
+    Some(body)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Answers one request the way the protocol says.
+fn handle(state: &Mutex<State>, src: IpAddr, body: &[u8], conn: u64) -> (u16, String) {
+    let mut s = state.lock().unwrap();
+    if let Some(status) = s.fail_all_with_status {
+        s.requests.push(Seen {
+            conn,
+            kind: "failed",
+            hostname: None,
+        });
+        return (status, r#"{"Message":"Service Unavailable"}"#.into());
+    }
+    let r = match Request::from_json(body) {
+        Err(e) => Response::error(ErrorCode::BadRequest, e.0),
+        Ok(Request::Get) => {
+            static COUNTER: AtomicU64 = AtomicU64::new(1);
+            let mut rand = [0u8; 16];
+            rand[..8].copy_from_slice(&COUNTER.fetch_add(1, Ordering::SeqCst).to_le_bytes());
+            rand[8..].copy_from_slice(&conn.to_le_bytes());
+            let nonce = issue_nonce(NONCE_KEY, now(), &rand);
+            s.secrets.push(nonce.clone());
+            s.requests.push(Seen {
+                conn,
+                kind: "get",
+                hostname: None,
+            });
+            Response::ip(src, Some(nonce))
+        }
+        Ok(Request::SetV1(r)) => {
+            s.secrets.push(r.hash.clone());
+            s.requests.push(Seen {
+                conn,
+                kind: "set-v1",
+                hostname: Some(r.hostname.clone()),
+            });
+            if let Some(code) = s.inject_set_errors.pop_front() {
+                Response::error(code, "injected by the test")
+            } else {
+                let ok = s.hosts.get(&r.hostname).is_some_and(|h| {
+                    v1_verify(&src.to_string(), &r.hostname_raw, &h.secret, &r.hash)
+                });
+                if ok {
+                    apply(&mut s, &r.hostname, RecordType::for_ip(src), src)
+                } else {
+                    Response::error(ErrorCode::Auth, "authentication failed")
+                }
+            }
+        }
+        Ok(Request::SetV2(r)) => {
+            s.secrets.push(r.signature.clone());
+            s.requests.push(Seen {
+                conn,
+                kind: "set-v2",
+                hostname: Some(r.hostname.clone()),
+            });
+            let fields = SignedFields {
+                hostname: &r.hostname,
+                record_type: r.record_type,
+                ip: r.ip,
+                ip_mode: r.ip_mode,
+                nonce: &r.nonce,
+            };
+            let host = s.hosts.get(&r.hostname).cloned();
+            if let Some(code) = s.inject_set_errors.pop_front() {
+                Response::error(code, "injected by the test")
+            } else if check_nonce(NONCE_KEY, &r.nonce, now(), 300).is_err()
+                || s.spent.contains(&r.nonce)
+            {
+                Response::error(ErrorCode::Nonce, "nonce expired or already used")
+            } else if !host
+                .as_ref()
+                .is_some_and(|h| fields.verify(&h.secret, &r.signature))
+            {
+                Response::error(ErrorCode::Auth, "authentication failed")
+            } else {
+                s.spent.insert(r.nonce.clone());
+                let host = host.unwrap();
+                match r.ip_mode {
+                    IpMode::Source if r.ip != src => {
+                        Response::error(ErrorCode::IpMismatch, "ip is not your source address")
+                    }
+                    IpMode::Explicit if !host.allow_explicit => Response::error(
+                        ErrorCode::NotAllowed,
+                        "explicit addresses are not allowed for this host",
+                    ),
+                    _ => apply(&mut s, &r.hostname, r.record_type, r.ip),
+                }
+            }
+        }
+    };
+    (r.http_status(), r.to_json())
+}
+
+fn apply(s: &mut State, hostname: &str, rt: RecordType, ip: IpAddr) -> Response {
+    match s.records.insert((hostname.to_string(), rt), ip) {
+        Some(old) if old == ip => Response::unchanged(ip),
+        old => Response::changed(hostname, ip, old),
+    }
+}
+
+/// A port that was free a moment ago (for "server starts late" tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A listener that accepts connections and never says anything.
+pub fn silent_listener() -> (SocketAddr, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sp = stop.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            if sp.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Ok(c) = c {
+                held.push(c);
+            }
+        }
+        for c in held {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    });
+    (addr, stop)
+}
+
+// ---------------------------------------------------------------------------------------
+// Files and the binary
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory.
+    pub fn new() -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "dyn53-e2e-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    /// Writes a private (0600) file and returns its path as a string.
+    pub fn file(&self, name: &str, content: impl AsRef<[u8]>) -> String {
+        self.file_mode(name, content, 0o600)
+    }
+
+    /// Writes a file with `mode` and returns its path as a string.
+    pub fn file_mode(&self, name: &str, content: impl AsRef<[u8]>, mode: u32) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        p.to_string_lossy().into_owned()
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The finished run of the binary.
+pub struct Run {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} after {:.1} s\n--- stdout\n{}--- stderr\n{}---",
+            self.code,
+            self.elapsed.as_secs_f32(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// The command that runs the binary under test, with no DYN53_* variables inherited.
+pub fn dyn53_command() -> Command {
+    let bin = std::env::var_os("DYN53_TEST_BIN")
+        .filter(|b| !b.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dyn53")));
+    let runner = std::env::var("DYN53_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(prog) => {
+            let mut c = Command::new(prog);
+            c.args(words).arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("DYN53_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Runs the binary with `args` and extra environment, and waits (at most `RUN_LIMIT`).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = dyn53_command();
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    spawn(cmd).wait()
+}
+
+/// Runs the binary with `args`.
+pub fn run(args: &[&str]) -> Run {
+    run_env(args, &[])
+}
+
+/// A running binary.
+pub struct Running {
+    child: std::process::Child,
+    start: Instant,
+    out: std::thread::JoinHandle<String>,
+    err: std::thread::JoinHandle<String>,
+}
+
+/// Starts `cmd` (stdout and stderr piped) without waiting.
+pub fn spawn(mut cmd: Command) -> Running {
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("start the dyn53 binary");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    Running {
+        child,
+        start,
+        out,
+        err,
+    }
+}
+
+impl Running {
+    /// Waits for the exit, killing the process if it overruns `RUN_LIMIT`.
+    pub fn wait(mut self) -> Run {
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if self.start.elapsed() > RUN_LIMIT {
+                let _ = self.child.kill();
+                panic!("dyn53 ran longer than {RUN_LIMIT:?}; killed");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.out.join().unwrap(),
+            stderr: self.err.join().unwrap(),
+            elapsed: self.start.elapsed(),
+        }
+    }
+}
