@@ -49,10 +49,18 @@ finish() {
 	[ "$rt_failed" -eq 0 ]
 }
 
+# Background processes (moto, backend) stopped when the script exits.
+RT_PIDS=()
+rt_cleanup() {
+	local p
+	for p in "${RT_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	[ -z "${SCRATCH:-}" ] || [ "${KEEP_SCRATCH:-0}" = 1 ] || rm -rf "$SCRATCH"
+}
+trap rt_cleanup EXIT
+
 # scratch: a fresh directory removed when the script exits (unless KEEP_SCRATCH=1).
 scratch() {
 	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/dyn53-router.XXXXXX")
-	[ "${KEEP_SCRATCH:-0}" = 1 ] || trap 'rm -rf "$SCRATCH"' EXIT
 	echo "  scratch: $SCRATCH"
 }
 
@@ -198,3 +206,80 @@ bbsh() {
 	env -i PATH="$bb" HOME=/root TMPDIR="${SCRATCH:-/tmp}" DYN53_LOGGER="$bb/logger" "${vars[@]}" \
 		"$BUSYBOX" sh "$@"
 }
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s until it succeeds; a liveness
+# bound, not a timing assertion.
+wait_for() {
+	local tries=$(($1 * 5))
+	shift
+	while ! "$@" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.2
+	done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+aws() { python3 "$ROUTER_TESTS/aws.py" "$@"; }
+
+# backend_up DIR: the local backend on moto, as the backend docs run it: moto_server, an SNS
+# topic, the DynamoDB table (dyn53-backend table create), the hosted zone example.com, and
+# `dyn53-backend serve` on a free loopback port. Sets BACKEND BACKEND_URL ZONE_ID.
+backend_up() {
+	local dir=$1 moto_port
+	BACKEND=${CARGO_TARGET_DIR:-$REPO/target}/debug/dyn53-backend
+	echo "  building dyn53-backend (cargo build -p dyn53-backend)"
+	(cd "$REPO" && cargo build -q -p dyn53-backend --locked) >"$dir/cargo.log" 2>&1 || {
+		tail -n 20 "$dir/cargo.log" >&2
+		return 1
+	}
+	export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+	moto_port=$(aws free-port)
+	moto_server -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
+	RT_PIDS+=($!)
+	export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+	wait_for 60 port_open "$moto_port" || { echo "moto_server did not start" >&2; return 1; }
+	export DYN53_TABLE=dyn53-router-test
+	DYN53_TOPIC_ARN=$(aws topic-create dyn53) || return 1
+	export DYN53_TOPIC_ARN
+	"$BACKEND" table create >"$dir/table.log" 2>&1 || { cat "$dir/table.log" >&2; return 1; }
+	ZONE_ID=$(aws zone-create example.com) || return 1
+	BACKEND_PORT=$(aws free-port)
+	BACKEND_URL=http://127.0.0.1:$BACKEND_PORT/
+	backend_serve "$dir"
+}
+
+# backend_serve DIR: (re)starts `dyn53-backend serve` on BACKEND_PORT.
+backend_serve() {
+	"$BACKEND" serve --listen "127.0.0.1:$BACKEND_PORT" >>"$1/serve.log" 2>&1 &
+	BACKEND_PID=$!
+	RT_PIDS+=("$BACKEND_PID")
+	wait_for 60 port_open "$BACKEND_PORT" || { echo "dyn53-backend serve did not start" >&2; return 1; }
+}
+
+# backend_stop: stops `dyn53-backend serve` (the backend becomes unreachable).
+backend_stop() {
+	kill "$BACKEND_PID" 2>/dev/null
+	wait "$BACKEND_PID" 2>/dev/null
+	return 0
+}
+
+# host_add OUT HOSTNAME [options]: `dyn53-backend host add` for zone ZONE_ID with the local
+# URL; its output (secret and both client configs) goes to OUT.
+host_add() {
+	local out=$1 name=$2
+	shift 2
+	"$BACKEND" host add "$name" --zone-id "$ZONE_ID" --url "$BACKEND_URL" "$@" >"$out" 2>&1
+}
+
+# printed_config OUT openwrt|merlin: the client config `host add` printed, as pasted.
+printed_config() {
+	case $2 in
+	openwrt) sed -n '/^OpenWrt: /,/^Asuswrt-Merlin: /p' "$1" | sed '1d;$d' ;;
+	merlin) sed -n '/^Asuswrt-Merlin: /,$p' "$1" | sed '1d' ;;
+	esac
+}
+
+# record NAME TYPE: the values of a record in the moto hosted zone, or "none".
+record() { aws record "$ZONE_ID" "$1" "$2"; }

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# OpenWrt end to end with real parts: the mipsel_24kc and aarch64_generic packages installed
+# into offline roots as opkg does, the installed binary under qemu-user, the installed
+# hotplug script under BusyBox ash as netifd calls it (ACTION, INTERFACE), and the local
+# backend (dyn53-backend serve) on moto, with the config `dyn53-backend host add` printed.
+# Checks the Route 53 record read back from moto's API and the syslog lines:
+# set, then unchanged; ifupdate; events for other interfaces and ifdown ignored; backend
+# unreachable: a logged failure, exit 1, nothing changed; service disabled (rc.d link
+# gone, or UCI enabled 0): nothing runs; the periodic re-check the procd service runs.
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_router_binaries mipsel-unknown-linux-musl aarch64-unknown-linux-musl || exit 1
+scratch
+version=$(cargo_version)
+release=$(sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile")
+"$REPO/.ci/build-ipk" mipsel_24kc aarch64_generic >/dev/null || { fail "build-ipk"; finish; exit 1; }
+echo "local backend on moto"
+backend_up "$SCRATCH" || { fail "the local backend (moto + dyn53-backend serve) starts"; finish; exit 1; }
+echo "  backend $BACKEND_URL, zone $ZONE_ID"
+bb=$SCRATCH/bb
+syslog=$SCRATCH/syslog
+busybox_path "$bb" "$syslog"
+
+enable_service() {
+	local start
+	start=$(sed -n 's/^START=//p' "$1/etc/init.d/dyn53")
+	mkdir -p "$1/etc/rc.d"
+	ln -sf ../init.d/dyn53 "$1/etc/rc.d/S${start}dyn53"
+}
+# What `/etc/init.d/dyn53 disable` does (rc.common).
+disable_service() { rm -f "$1"/etc/rc.d/S??dyn53 "$1"/etc/rc.d/K??dyn53; }
+
+# router ROOT ARCH TRIPLE HOSTNAME: an offline OpenWrt root with the package installed as
+# opkg does (data, then postinst with IPKG_INSTROOT), the service enabled as
+# `/etc/init.d/dyn53 enable` does, the config `host add` printed for HOSTNAME pasted into
+# /etc/config/dyn53 (0600), and a dyn53 wrapper running the installed binary under qemu.
+router() {
+	local root=$1 arch=$2 triple=$3 name=$4 info
+	mkdir -p "$root"
+	info=$(opkg_unpack "$DIST/dyn53_${version}-${release}_$arch.ipk" "$root") || return 1
+	IPKG_INSTROOT=$root "$BUSYBOX" sh "$info/dyn53.postinst" configure || return 1
+	enable_service "$root"
+	host_add "$root/host-add.txt" "$name" --types A || { cat "$root/host-add.txt" >&2; return 1; }
+	printed_config "$root/host-add.txt" openwrt >"$root/etc/config/dyn53"
+	chmod 600 "$root/etc/config/dyn53"
+	mkdir -p "$root/qemu"
+	emulated_bin "$root/qemu/dyn53" "$root/usr/bin/dyn53" "$triple"
+}
+
+# hotplug ROOT ACTION INTERFACE: the installed 95-dyn53 as hotplug-call runs it, under
+# BusyBox ash; then waits for the update it started in the background, if it started one.
+# Sets NEW_LOG to the syslog lines of this event.
+hotplug() {
+	local root=$1 action=$2 iface=$3 mark
+	mark=$(wc -l <"$syslog")
+	bbsh "$bb" PATH="$root/qemu:$bb" ACTION="$action" INTERFACE="$iface" DEVICE=eth0 \
+		DYN53_ROOT="$root" DYN53_CONFIG="$root/etc/config/dyn53" -- "$root/etc/hotplug.d/iface/95-dyn53"
+	if tail -n +$((mark + 1)) "$syslog" | grep -q ": updating$"; then
+		wait_for 180 logged_since "$mark" "^dyn53\.daemon\.[a-z]+ $action $iface: (done|failed)" ||
+			echo "    (no result logged within 180 s)"
+	fi
+	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
+	echo "$NEW_LOG" | sed -n 's/^/    log: /p'
+}
+logged() { grep -qE "$1" <<<"$NEW_LOG"; }
+# logged_since LINE REGEX: a syslog line after line number LINE matches.
+logged_since() { tail -n +$(($1 + 1)) "$syslog" | grep -qE "$2"; }
+calls() { cat "$1/qemu/dyn53.calls"; }
+
+R=$SCRATCH/mipsel
+echo "router: mipsel_24kc package, mipsel binary under qemu-mipsel-static"
+router "$R" mipsel_24kc mipsel-unknown-linux-musl home.example.com || { fail "set up the router root"; finish; exit 1; }
+ok "postinst in the offline root left the files in place" test -x "$R/usr/bin/dyn53" -a -f "$R/etc/hotplug.d/iface/95-dyn53"
+ok "the pasted config follows interface wan" grep -q "option interface 'wan'" "$R/etc/config/dyn53"
+ok "no A record for home.example.com yet" test "$(record home.example.com A)" = none
+
+echo "ifup wan (first time)"
+hotplug "$R" ifup wan
+ok "hotplug ran: dyn53 update --interface wan" test "$(calls "$R")" = "update --interface wan"
+ok "logged 'home.example.com A changed none -> 127.0.0.1'" logged '^dyn53\..* home\.example\.com A changed none -> 127\.0\.0\.1$'
+ok "logged 'ifup wan: done (exit 0)'" logged '^dyn53\.daemon\.info ifup wan: done \(exit 0\)$'
+ok "Route 53 (moto API): home.example.com A 127.0.0.1" test "$(record home.example.com A)" = 127.0.0.1
+
+echo "ifup wan (same address again)"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan
+ok "logged 'home.example.com A unchanged 127.0.0.1'" logged '^dyn53\..* home\.example\.com A unchanged 127\.0\.0\.1$'
+ok "Route 53 still home.example.com A 127.0.0.1" test "$(record home.example.com A)" = 127.0.0.1
+
+echo "ifupdate wan (e.g. PPPoE renegotiation, new prefix)"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan
+ok "ifupdate runs an update too" test "$(calls "$R")" = "update --interface wan"
+ok "and logs unchanged" logged 'home\.example\.com A unchanged 127\.0\.0\.1$'
+
+echo "events that are not for dyn53"
+: >"$R/qemu/dyn53.calls"
+for ev in "ifdown wan" "ifup lan" "ifupdate wan6" "ifup loopback"; do
+	# shellcheck disable=SC2086 # "action interface"
+	hotplug "$R" $ev
+	ok "$ev: nothing runs, nothing logged" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+done
+
+echo "backend unreachable"
+before=$(record home.example.com A)
+backend_stop
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan
+ok "dyn53 ran" test "$(calls "$R")" = "update --interface wan"
+ok "logged as an error: 'ifup wan: failed (exit 1, temporary ...)'" \
+	logged '^dyn53\.daemon\.err ifup wan: failed \(exit 1, temporary'
+ok "nothing changed in Route 53" test "$(record home.example.com A)" = "$before"
+backend_serve "$SCRATCH" || fail "backend restarts"
+
+echo "service disabled"
+disable_service "$R"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan
+ok "/etc/init.d/dyn53 disable: ifup wan runs nothing, logs nothing" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+enable_service "$R"
+sed -i "0,/option enabled '1'/s//option enabled '0'/" "$R/etc/config/dyn53"
+hotplug "$R" ifup wan
+ok "UCI option enabled '0' in the global section: nothing runs either" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+sed -i "0,/option enabled '0'/s//option enabled '1'/" "$R/etc/config/dyn53"
+
+echo "periodic re-check (the command the procd service runs)"
+mark=$(wc -l <"$syslog")
+bbsh "$bb" PATH="$R/qemu:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 &
+loop=$!
+RT_PIDS+=("$loop")
+wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
+ok "first round at start: logged 'periodic: done (exit 0)', then it waits" \
+	logged_since "$mark" '^dyn53\.daemon\.info periodic: done \(exit 0\)$'
+ok "still running (sleeping until the next round)" kill -0 "$loop"
+kill "$loop" 2>/dev/null
+
+R=$SCRATCH/aarch64
+echo "router: aarch64_generic package, aarch64 binary under qemu-aarch64-static"
+router "$R" aarch64_generic aarch64-unknown-linux-musl router2.example.com || { fail "set up the aarch64 root"; finish; exit 1; }
+hotplug "$R" ifup wan
+ok "logged 'router2.example.com A changed none -> 127.0.0.1'" logged 'router2\.example\.com A changed none -> 127\.0\.0\.1$'
+ok "Route 53 (moto API): router2.example.com A 127.0.0.1" test "$(record router2.example.com A)" = 127.0.0.1
+finish
