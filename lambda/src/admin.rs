@@ -3,13 +3,13 @@
 //! Every command validates all input before its single write, so bad input changes nothing.
 //! Secrets are printed only by `host add` and `host rotate`, once.
 
+use crate::aws_error;
 use crate::client_config::{self, URL_PLACEHOLDER};
 use crate::clock::{now_unix, utc_date};
 use crate::dynamo::Dynamo;
 use crate::host::{name_in_zone, HostConfig, NotifyPrefs, Protocols};
 use crate::random;
 use crate::store::StoreError;
-use aws_sdk_route53::error::DisplayErrorContext;
 use dyn53::protocol::RecordType;
 use std::fmt;
 
@@ -88,7 +88,7 @@ pub async fn zone_name(r53: &aws_sdk_route53::Client, zone_id: &str) -> Result<S
                 "no hosted zone {zone_id} in this account (`dyn53-backend zone-id <domain>` finds it)"
             )),
         ),
-        Err(e) => Err(AdminError::Aws(DisplayErrorContext(&e).to_string())),
+        Err(e) => Err(AdminError::Aws(aws_error::detail(&e))),
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn host_add(
         )));
     }
     Ok(format!(
-        "Added {}\n{}",
+        "Added {}.\n{}",
         describe(&host),
         secret_and_configs(&host, &secret, req.url.as_deref())
     ))
@@ -229,7 +229,7 @@ pub async fn zone_id(r53: &aws_sdk_route53::Client, domain: &str) -> Result<Stri
             .max_items(20)
             .send()
             .await
-            .map_err(|e| AdminError::Aws(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| AdminError::Aws(aws_error::detail(&e)))?;
         let mut found: Vec<(bool, String)> = out
             .hosted_zones()
             .iter()
@@ -301,7 +301,7 @@ fn notify_text(n: NotifyPrefs) -> String {
 
 fn describe(h: &HostConfig) -> String {
     format!(
-        "{} (zone {} {}; TTL {}; types {}; protocols {}; explicit IP {}; notify {}).",
+        "{} (zone {} {}; TTL {}; types {}; protocols {}; explicit IP {}; notify {})",
         h.hostname,
         h.zone_name.as_deref().unwrap_or("?"),
         h.zone_id,

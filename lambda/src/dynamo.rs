@@ -7,13 +7,14 @@
 //! - `lock#<hostname>`: the per-host update lock (a lease);
 //! - `dyn53#nonce-key`: the server's nonce MAC key, created on first use.
 
+use crate::aws_error;
 use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
 use crate::random;
 use crate::store::{HostStore, RateLimit, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -57,8 +58,10 @@ pub struct Dynamo {
     table: String,
 }
 
-fn unavailable<E: std::error::Error + 'static>(e: SdkError<E, HttpResponse>) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: SdkError<E, HttpResponse>,
+) -> StoreError {
+    StoreError::Unavailable(aws_error::detail(&e))
 }
 
 fn s(v: &str) -> AttributeValue {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod aws;
+pub mod aws_error;
 pub mod call;
 pub mod cli;
 pub mod client_config;

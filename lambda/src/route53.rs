@@ -1,9 +1,10 @@
 //! [`Dns`] on Route 53, with throttling retried inside a time budget.
 
+use crate::aws_error;
 use crate::dns::{Current, Dns, DnsError};
 use crate::retry::{retry, Backoff, Transient};
 use aws_sdk_route53::config::http::HttpResponse;
-use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -71,7 +72,7 @@ fn classify<E>(e: SdkError<E, HttpResponse>) -> Attempt
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = DisplayErrorContext(&e).to_string();
+    let detail = aws_error::detail(&e);
     match &e {
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or("");

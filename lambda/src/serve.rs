@@ -72,7 +72,13 @@ pub async fn serve<H: Handle>(
 
 /// The address in the trusted proxy's header: the last entry, the one the proxy added.
 fn forwarded_ip(req: &Request<Incoming>, name: &HeaderName) -> Option<IpAddr> {
-    let value = req.headers().get_all(name).iter().next_back()?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get_all(name)
+        .iter()
+        .next_back()?
+        .to_str()
+        .ok()?;
     parse_ip(value.rsplit(',').next()?.trim())
 }
 

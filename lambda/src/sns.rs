@@ -1,7 +1,7 @@
 //! [`Notifier`] on an SNS topic (SMS and email subscriptions).
 
+use crate::aws_error;
 use crate::notify::{Notifier, NotifyError};
-use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::Client;
 
 /// Publishes to one topic.
@@ -39,7 +39,7 @@ impl Notifier for Sns {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| NotifyError(DisplayErrorContext(&e).to_string()))
+            .map_err(|e| NotifyError(aws_error::detail(&e)))
     }
 }
 
