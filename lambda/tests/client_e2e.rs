@@ -1,0 +1,124 @@
+//! The real router client (`dyn53 update`) against the real local service on moto, with
+//! the config `dyn53-backend host add` printed, pasted as is.
+
+mod common;
+
+use common::service::{backend_bin, Service};
+use common::Stack;
+use dyn53::protocol::RecordType;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The client binary: DYN53_CLIENT_BIN, else the workspace build next to this test
+/// (`cargo test --workspace` builds it), else a build into a separate target directory.
+fn client_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("DYN53_CLIENT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let sibling = profile_dir.join("dyn53");
+    if sibling.exists() {
+        return sibling;
+    }
+    // `cargo test -p dyn53-backend` alone: build the client without touching the running
+    // cargo's target directory lock.
+    let target = profile_dir.join("client-e2e");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "dyn53",
+            "--bin",
+            "dyn53",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("run cargo build")
+        .success();
+    assert!(ok, "building the dyn53 client failed");
+    target.join("debug/dyn53")
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let o = cmd.output().expect("run");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o, out, err)
+}
+
+#[tokio::test]
+async fn dyn53_update_against_local_service() {
+    let s = Stack::new("client-e2e").await;
+    let svc = Service::start(&s, "127.0.0.1:0", &[], &[]);
+    let url = format!("http://{}/", svc.addr);
+    let host = s.name("home");
+    let (o, added, err) = run(Command::new(backend_bin())
+        .args(["host", "add", &host, "--zone-id", &s.zone_id, "--url", &url])
+        .envs(s.env()));
+    assert!(o.status.success(), "{err}");
+
+    // Paste the Merlin key=value config exactly as printed.
+    let conf: String = added
+        .split("Asuswrt-Merlin: ")
+        .nth(1)
+        .and_then(|rest| rest.split_once('\n'))
+        .map(|(_, body)| body.to_string())
+        .expect("Merlin config printed");
+    let dir = std::env::temp_dir().join(format!("dyn53-client-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dyn53.conf");
+    std::fs::write(&path, &conf).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let client = client_bin();
+    let update = |extra: &[&str]| {
+        run(Command::new(&client)
+            .arg("-c")
+            .arg(&path)
+            .args(extra)
+            .arg("update")
+            .env_clear())
+    };
+    let (o, out, err) = update(&[]);
+    assert_eq!(o.status.code(), Some(0), "stdout {out} stderr {err}");
+    assert_eq!(out, format!("{host} A changed none -> 127.0.0.1\n"));
+    assert_eq!(
+        s.record(&host, RecordType::A).await.map(|r| r.0),
+        Some(vec!["127.0.0.1".to_string()])
+    );
+    let (o, out, err) = update(&[]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out, format!("{host} A unchanged 127.0.0.1\n"));
+    // The reference protocol still works for the same host.
+    let (o, out, err) = update(&["--protocol", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out, format!("{host} A unchanged 127.0.0.1\n"));
+    let texts = s.sns_texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].starts_with(&format!("dyn53: {host} A changed none -> 127.0.0.1 (")));
+
+    // A wrong secret is a permanent failure (exit 2) and changes nothing.
+    let bad = conf.replace("secret=", "secret=0");
+    std::fs::write(&path, bad).unwrap();
+    let (o, out, err) = update(&[]);
+    assert_eq!(o.status.code(), Some(2), "stdout {out} stderr {err}");
+    assert_eq!(
+        s.record(&host, RecordType::A).await.map(|r| r.0),
+        Some(vec!["127.0.0.1".to_string()])
+    );
+    let secret = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("secret="))
+        .unwrap();
+    assert!(
+        !err.contains(secret) && !svc.stderr().contains(secret),
+        "secret never logged"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
