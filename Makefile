@@ -38,6 +38,9 @@ lambda: setup ## the arm64 Lambda bundle under dist/
 bench: setup ## BENCH <name> <value> <unit> lines, then a comparison table
 	@.ci/bench
 
+fuzz: ## run each fuzz target for DYN53_FUZZ_SECONDS (default 60) from the seed corpus
+	@.ci/fuzz
+
 clean: ## remove build output
 	cargo clean
 	rm -rf dist

@@ -1,0 +1,5 @@
+//! Fuzz target: see `checks::request`.
+#![no_main]
+#[path = "../checks.rs"]
+mod checks;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::request(data));
