@@ -100,18 +100,28 @@ pub fn retry<T>(
                 deadline.total().as_secs()
             )));
         }
-        log::info!(
-            "{what}: {err}; retry {tries} in {:.1} s",
-            pause.as_secs_f32()
-        );
+        log::info!("{what}: {err}; retry {tries} in {}", seconds(pause));
         std::thread::sleep(pause);
     }
+}
+
+/// `1.5 s`, without float formatting (which would add kilobytes to the router binary).
+pub fn seconds(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    format!("{}.{} s", tenths / 10, tenths % 10)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::ErrorCode;
+
+    #[test]
+    fn seconds_are_shown_with_one_decimal() {
+        assert_eq!(seconds(Duration::from_millis(1460)), "1.5 s");
+        assert_eq!(seconds(Duration::ZERO), "0.0 s");
+        assert_eq!(seconds(Duration::from_secs(15)), "15.0 s");
+    }
 
     #[test]
     fn backoff_doubles_then_caps() {

@@ -5,8 +5,12 @@
 
 use crate::error::Error;
 use crate::roots::AMAZON_ROOTS;
+use rustls::crypto::{
+    CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use rustls::SignatureScheme;
 use rustls::{ClientConfig, RootCertStore};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,13 +26,119 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Error>
     if let Some(path) = ca_file {
         add_ca_file(&mut roots, path)?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The ring provider, trimmed to what talking to AWS needs, which keeps the router binary
+/// small: AES-GCM suites only (every TLS server offers them), X25519 and P-256 key
+/// exchange, RSA and ECDSA signatures, and no private-key loading (the client never
+/// presents a certificate). `default_provider()` would link every suite.
+fn provider() -> CryptoProvider {
+    use rustls::crypto::ring::{cipher_suite as cs, kx_group};
+    CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ],
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1],
+        signature_verification_algorithms: SIGNATURES,
+        secure_random: &SystemRandom,
+        key_provider: &NoClientKeys,
+    }
+}
+
+/// Certificate and handshake signatures accepted: what the ring provider offers, minus Ed25519.
+static SIGNATURES: WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // For TLS 1.2 the curve is not fixed by the scheme; for TLS 1.3 it is.
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    }
+};
+
+/// Randomness from the kernel (getrandom), through ring.
+#[derive(Debug)]
+struct SystemRandom;
+
+impl SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        use ring::rand::SecureRandom as _;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| GetRandomFailed)
+    }
+}
+
+/// Refuses private keys: dyn53 never presents a client certificate.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
+    }
 }
 
 /// Adds every certificate of a PEM file to the root store.

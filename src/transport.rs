@@ -142,8 +142,8 @@ impl Transport {
         let host = &self.url.host;
         match e {
             ureq::Error::Timeout(_) => Error::Timeout(format!(
-                "no answer from {host} within {} s",
-                budget.as_secs_f32().ceil() as u64
+                "no answer from {host} within {}",
+                crate::retry::seconds(budget)
             )),
             ureq::Error::HostNotFound => Error::Network(format!(
                 "{host} has no {fam} address in DNS (no {fam} connectivity on this network?)"
