@@ -97,8 +97,9 @@ fn each_record(
                 results.push(r);
             }
             Err(e) => {
+                let e = e.about(&record.to_string());
                 if records.len() > 1 {
-                    log::error!("{record}: {e}");
+                    log::error!("{e}");
                 }
                 failures.push(e);
             }

@@ -311,7 +311,11 @@ fn interpret(answer: &Answer, host: &str) -> Result<Response, Error> {
             let code = r.error.unwrap_or(ErrorCode::Internal);
             Err(Error::Backend {
                 code,
-                message: advice(code, &clean(&r.message)),
+                message: format!(
+                    "backend answered '{}': {}",
+                    code.as_str(),
+                    advice(code, &clean(&r.message))
+                ),
             })
         }
         Ok(r) => Ok(r),

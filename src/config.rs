@@ -944,6 +944,8 @@ pub fn merge(
         .unwrap_or(false);
 
     let mut records: Vec<Record> = Vec::new();
+    // Enabled records, whatever their interface: the same record twice is a mistake.
+    let mut seen: Vec<(String, RecordType)> = Vec::new();
     let mut other_interfaces = 0;
     for spec in first(layers, |l| l.records.as_ref()).map_or(&[][..], |v| v.as_slice()) {
         let name = spec
@@ -967,16 +969,14 @@ pub fn merge(
             .as_ref()
             .map(|v| v.value.trim().to_string())
             .filter(|s| !s.is_empty());
-        if let Some(prev) = records
-            .iter()
-            .find(|r| r.hostname == hostname && r.record_type == record_type)
-        {
-            return Err(name.err(&format!("record {prev} is listed twice")));
-        }
         if !enabled {
             log::debug!("{hostname} {record_type}: disabled in the config; skipped");
             continue;
         }
+        if seen.contains(&(hostname.clone(), record_type)) {
+            return Err(name.err(&format!("record {hostname} {record_type} is listed twice")));
+        }
+        seen.push((hostname.clone(), record_type));
         if let (Some(want), Some(have)) = (interface, iface.as_deref()) {
             if want != have {
                 other_interfaces += 1;
@@ -1215,6 +1215,10 @@ config record 'off'
         assert!(err("hostname=h.example.com:MX\n").contains("must be A or AAAA"));
         assert!(err("hostname=h.example.com:AAAA\nrecord_type=A\n").contains("given twice"));
         assert!(err("records=a.example.com a.example.com\n").contains("listed twice"));
+        // A disabled copy is not a duplicate.
+        let dup = "config record\n option hostname 'a.example.com'\n\
+                   config record\n option hostname 'a.example.com'\n option enabled '0'\n";
+        assert_eq!(settings(dup).unwrap().records.len(), 1);
         assert!(err("hostname=a.example.com\nrecords=b.example.com\n").contains("not both"));
         assert!(err("record_type=A\n").contains("hostname is not"));
         assert!(err("config record\n option type 'A'\n").contains("record has no hostname"));

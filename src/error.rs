@@ -24,7 +24,7 @@ pub enum Error {
     Timeout(String),
     /// TLS failure; `retry` when waiting may fix it (e.g. the clock is not synced yet).
     Tls {
-        /// What failed, naming the certificate problem.
+        /// `TLS: ` + what failed, naming the certificate problem.
         message: String,
         /// Whether another attempt in this run may succeed.
         retry: bool,
@@ -33,7 +33,7 @@ pub enum Error {
     Backend {
         /// The error code from the answer.
         code: ErrorCode,
-        /// The backend's message (cleaned for one log line) plus advice.
+        /// `backend answered '<code>': ` + the backend's message (cleaned) + advice.
         message: String,
     },
     /// The answer is not a dyn53 answer (wrong URL, gateway error page, ...).
@@ -94,6 +94,24 @@ impl Error {
         )
     }
 
+    /// Prefixes the message with what it is about (e.g. `home.example.com A: `).
+    pub fn about(mut self, subject: &str) -> Self {
+        match &mut self {
+            Error::Usage(m)
+            | Error::Config(m)
+            | Error::Network(m)
+            | Error::Timeout(m)
+            | Error::Tls { message: m, .. }
+            | Error::Backend { message: m, .. }
+            | Error::BadAnswer { message: m, .. } => {
+                m.insert_str(0, ": ");
+                m.insert_str(0, subject);
+            }
+            Error::OutOfSync(_) | Error::Failed { .. } => {}
+        }
+        self
+    }
+
     /// Appends a note (e.g. why retrying stopped) to the message.
     pub fn with_note(mut self, note: &str) -> Self {
         match &mut self {
@@ -123,11 +141,9 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) => write!(f, "{m} (see dyn53 --help)"),
             Error::Config(m) | Error::Network(m) | Error::Timeout(m) => f.write_str(m),
-            Error::Tls { message, .. } => write!(f, "TLS: {message}"),
-            Error::Backend { code, message } => {
-                write!(f, "backend answered '{}': {message}", code.as_str())
-            }
-            Error::BadAnswer { message, .. } => f.write_str(message),
+            Error::Tls { message, .. }
+            | Error::Backend { message, .. }
+            | Error::BadAnswer { message, .. } => f.write_str(message),
             Error::OutOfSync(n) => write!(
                 f,
                 "{n} record(s) out of sync with the address the backend sees (run dyn53 update)"
@@ -189,5 +205,7 @@ mod tests {
     fn notes_extend_the_message() {
         let e = Error::Timeout("no answer".into()).with_note("gave up");
         assert_eq!(e.to_string(), "no answer; gave up");
+        let e = Error::Network("refused".into()).about("h.example A");
+        assert_eq!(e.to_string(), "h.example A: refused");
     }
 }

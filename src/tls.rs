@@ -213,7 +213,7 @@ pub fn explain(e: &rustls::Error, host: &str) -> Error {
         _ => (format!("TLS with {host} failed"), true),
     };
     Error::Tls {
-        message: format!("{message} ({e})"),
+        message: format!("TLS: {message} ({e})"),
         retry,
     }
 }

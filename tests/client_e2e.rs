@@ -349,7 +349,11 @@ fn wrong_secret_is_a_permanent_failure() {
     let cfg = f.kv_config(&format!("hostname={HOME}\n"));
     let r = f.run(&["-c", &cfg, "--secret-file", &wrong]);
     assert_eq!(r.code, 2, "{r}");
-    assert!(r.stderr.contains("backend answered 'auth'"), "{r}");
+    assert!(
+        r.stderr
+            .contains("dyn53: error: home.dyn53.invalid A: backend answered 'auth'"),
+        "{r}"
+    );
     assert!(r.stderr.contains("check that the secret"), "{r}");
     assert!(!r.stderr.contains("not-the-secret-at-all"), "{r}");
     assert_eq!(
