@@ -82,23 +82,25 @@ fn note_hint(hint: Option<IpAddr>, records: &[Record]) {
     }
 }
 
-/// Runs `f` for each record, printing lines and logging failures; one failed record
-/// does not stop the others.
-fn each_record(
-    records: &[Record],
-    mut f: impl FnMut(&Record) -> Result<RecordResult, Error>,
-) -> Result<Vec<RecordResult>, Error> {
+/// Runs `f` for each item, printing its line on success and logging its failure; one
+/// failed item does not stop the others. Several failures sum up into one error whose
+/// exit code is the most severe one.
+fn each<T: std::fmt::Display, R>(
+    items: &[T],
+    mut f: impl FnMut(&T) -> Result<R, Error>,
+    line: impl Fn(&T, &R) -> String,
+) -> Result<Vec<R>, Error> {
     let mut results = Vec::new();
     let mut failures: Vec<Error> = Vec::new();
-    for record in records {
-        match f(record) {
+    for item in items {
+        match f(item) {
             Ok(r) => {
-                print(&r.line(record));
+                print(&line(item, &r));
                 results.push(r);
             }
             Err(e) => {
-                let e = e.about(&record.to_string());
-                if records.len() > 1 {
+                let e = e.about(&item.to_string());
+                if items.len() > 1 {
                     log::error!("{e}");
                 }
                 failures.push(e);
@@ -107,10 +109,10 @@ fn each_record(
     }
     match failures.len() {
         0 => Ok(results),
-        1 if records.len() == 1 => Err(failures.remove(0)),
+        1 if items.len() == 1 => Err(failures.remove(0)),
         n => Err(Error::Failed {
             failed: n,
-            total: records.len(),
+            total: items.len(),
             exit_code: failures
                 .iter()
                 .map(Error::exit_code)
@@ -118,6 +120,14 @@ fn each_record(
                 .unwrap_or(EXIT_PERMANENT),
         }),
     }
+}
+
+/// [`each`] over records, printing their result lines.
+fn each_record(
+    records: &[Record],
+    f: impl FnMut(&Record) -> Result<RecordResult, Error>,
+) -> Result<Vec<RecordResult>, Error> {
+    each(records, f, |record, result| result.line(record))
 }
 
 fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
@@ -153,6 +163,18 @@ fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), 
     each_record(records, |r| session.update(r, secret)).map(drop)
 }
 
+/// An address family, named for log lines.
+struct Family(RecordType);
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            RecordType::A => "IPv4",
+            RecordType::Aaaa => "IPv6",
+        })
+    }
+}
+
 fn ip(settings: &Settings, hint: Option<IpAddr>) -> Result<(), Error> {
     let mut families: Vec<RecordType> = settings.records.iter().map(|r| r.record_type).collect();
     families.sort();
@@ -167,31 +189,13 @@ fn ip(settings: &Settings, hint: Option<IpAddr>) -> Result<(), Error> {
     }
     note_hint(hint, &[]);
     let session = Session::new(settings, Deadline::after(settings.timeout), hint, false)?;
-    let mut failures: Vec<Error> = Vec::new();
-    for family in &families {
-        match session.public_ip(*family) {
-            Ok(ip) => print(&ip.to_string()),
-            Err(e) => {
-                if families.len() > 1 {
-                    log::error!("{family}: {e}");
-                }
-                failures.push(e);
-            }
-        }
-    }
-    match failures.len() {
-        0 => Ok(()),
-        1 if families.len() == 1 => Err(failures.remove(0)),
-        n => Err(Error::Failed {
-            failed: n,
-            total: families.len(),
-            exit_code: failures
-                .iter()
-                .map(Error::exit_code)
-                .max()
-                .unwrap_or(EXIT_PERMANENT),
-        }),
-    }
+    let families: Vec<Family> = families.into_iter().map(Family).collect();
+    each(
+        &families,
+        |family| session.public_ip(family.0),
+        |_, ip| ip.to_string(),
+    )
+    .map(drop)
 }
 
 fn check(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
