@@ -426,6 +426,16 @@ fn config_errors_exit_2_and_contact_nobody() {
             "no backend url",
         ),
         (
+            vec![
+                "-c".into(),
+                f.dir.file(
+                    "nosecret.conf",
+                    format!("url={}\nhostname={HOME}\nsecret=\n", f.peer.url()),
+                ),
+            ],
+            "no secret: set secret_file",
+        ),
+        (
             vec!["--url".into(), "http://192.0.2.1/".into(), "ip".into()],
             "plain http:// is only allowed for a loopback host",
         ),
