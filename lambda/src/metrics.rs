@@ -61,22 +61,35 @@ impl<W: Write + Send> Emf<W> {
     }
 }
 
-/// The EMF document for one request: per-host metrics and, through the empty dimension
-/// set, account-wide totals that the template's error alarm watches.
+/// The EMF document for one request. Only non-zero counts are published (each metric and
+/// Hostname pair is a billed custom metric, and the alarms treat missing data as intended),
+/// plus an account-wide `Error` total for the template's error alarm.
 pub fn emf_line(namespace: &str, hostname: &str, counts: Counts, now_ms: u64) -> String {
+    let present: Vec<(&str, u32)> = NAMES
+        .iter()
+        .copied()
+        .zip(counts.values())
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    let unit = |n: &str| json!({"Name": n, "Unit": "Count"});
+    let mut directives = vec![json!({
+        "Namespace": namespace,
+        "Dimensions": [["Hostname"]],
+        "Metrics": present.iter().map(|(n, _)| unit(n)).collect::<Vec<_>>(),
+    })];
+    if counts.error > 0 {
+        directives.push(json!({
+            "Namespace": namespace,
+            "Dimensions": [[]],
+            "Metrics": [unit("Error")],
+        }));
+    }
     let mut doc = json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["Hostname"], []],
-                "Metrics": NAMES.iter().map(|n| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }],
-        },
+        "_aws": {"Timestamp": now_ms, "CloudWatchMetrics": directives},
         "Hostname": hostname,
     });
-    for (name, v) in NAMES.iter().zip(counts.values()) {
-        doc[*name] = json!(v);
+    for (name, v) in present {
+        doc[name] = json!(v);
     }
     doc.to_string()
 }
@@ -84,15 +97,21 @@ pub fn emf_line(namespace: &str, hostname: &str, counts: Counts, now_ms: u64) ->
 /// Reads an EMF line back into (hostname, counts); None if it is not one of ours.
 pub fn parse_emf_line(line: &str) -> Option<(String, Counts)> {
     let v: Value = serde_json::from_str(line).ok()?;
-    v.get("_aws")?.get("CloudWatchMetrics")?;
-    let n = |k: &str| v.get(k).and_then(Value::as_u64).map(|x| x as u32);
+    let directives = v.get("_aws")?.get("CloudWatchMetrics")?.as_array()?;
+    // Every published metric must have its value in the document, as EMF requires.
+    for d in directives {
+        for m in d.get("Metrics")?.as_array()? {
+            v.get(m.get("Name")?.as_str()?)?.as_u64()?;
+        }
+    }
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
     Some((
         v.get("Hostname")?.as_str()?.to_string(),
         Counts {
-            check_in: n("CheckIn")?,
-            changed: n("Changed")?,
-            auth_failure: n("AuthFailure")?,
-            error: n("Error")?,
+            check_in: n("CheckIn"),
+            changed: n("Changed"),
+            auth_failure: n("AuthFailure"),
+            error: n("Error"),
         },
     ))
 }
@@ -116,19 +135,50 @@ mod tests {
             check_in: 1,
             changed: 1,
             auth_failure: 0,
-            error: 0,
+            error: 1,
         };
         let m = Emf::new("dyn53", Vec::new());
         m.record("home.example.com", c, 1_700_000_000_000);
         let text = String::from_utf8(m.out.into_inner().unwrap()).unwrap();
         assert!(text.ends_with('\n'));
         let v: Value = serde_json::from_str(text.trim()).unwrap();
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "dyn53");
+        let d = &v["_aws"]["CloudWatchMetrics"];
+        assert_eq!(d[0]["Namespace"], "dyn53");
+        assert_eq!(d[0]["Dimensions"], json!([["Hostname"]]));
+        let names: Vec<&str> = d[0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["CheckIn", "Changed", "Error"],
+            "zeros are not published"
+        );
+        assert_eq!(d[1]["Dimensions"], json!([[]]));
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert!(v.get("AuthFailure").is_none());
         assert_eq!(
             parse_emf_line(text.trim()),
             Some(("home.example.com".into(), c))
         );
         assert_eq!(parse_emf_line("{\"a\":1}"), None);
+        let no_error = emf_line(
+            "dyn53",
+            "h.example",
+            Counts {
+                check_in: 1,
+                ..Counts::default()
+            },
+            0,
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&no_error).unwrap()["_aws"]["CloudWatchMetrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
