@@ -186,6 +186,8 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             Ok(h) => h,
             Err(resp) => return resp,
         };
+        // v1 has no freshness: a valid token is as much a check-in as it can get.
+        tally.counts.check_in = 1;
         if !host.protocols.allows(1) {
             return not_allowed(&host, "this host does not accept protocol 1 requests");
         }
@@ -242,7 +244,8 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         }
         let expires = now + self.policy.nonce_max_age + 60;
         match self.store.spend_nonce(&r.nonce, expires).await {
-            Ok(true) => {}
+            // Only a spent, fresh nonce proves the router itself is alive (not a replay).
+            Ok(true) => tally.counts.check_in = 1,
             Ok(false) => {
                 log::warn(format!("{}: replayed nonce from {source}", host.hostname));
                 return Response::error(ErrorCode::Nonce, "nonce already used; request a new one");
@@ -290,7 +293,6 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             Some(h) => {
                 tally.host = Some(h.hostname.clone());
-                tally.counts.check_in = 1;
                 Ok(h)
             }
         }

@@ -572,6 +572,8 @@ async fn explicit_ip_only_where_allowed_and_source_mode_must_match() {
     let texts = t.s.sns_texts();
     assert_eq!(texts.len(), 1);
     assert!(texts[0].contains(&format!("{open} A changed none -> 198.51.100.61")));
+    // Refused before the nonce was spent: not a check-in, nothing to count.
+    assert_eq!(t.m.metrics(), vec![(open.clone(), counts((1, 1, 0, 0)))]);
 }
 
 #[tokio::test]
