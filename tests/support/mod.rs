@@ -291,6 +291,26 @@ fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<Vec<u
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    // As strict as a real HTTP server (hyper, Lambda's front end) about the request line:
+    // a router build once sent `POST / ` without the version and only a real server noticed.
+    let request_line = head.lines().next().unwrap_or("");
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    if parts.len() != 3
+        || parts[0] != "post"
+        || !parts[1].starts_with('/')
+        || parts[2] != "http/1.1"
+    {
+        eprintln!("test peer: malformed request line {request_line:?}");
+        return None;
+    }
+    if head
+        .lines()
+        .skip(1)
+        .any(|l| !l.is_empty() && !l.contains(':'))
+    {
+        eprintln!("test peer: malformed header line");
+        return None;
+    }
     let len: usize = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
