@@ -49,14 +49,22 @@ finish() {
 	[ "$rt_failed" -eq 0 ]
 }
 
-# Background processes (moto, backend) stopped when the script exits.
+# stop_tree PID: stops a process and everything it started (by process id, children first).
+stop_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do stop_tree "$c"; done
+	kill "$1" 2>/dev/null
+}
+
+# Background processes (moto, backend, loops) stopped when the script exits.
 RT_PIDS=()
 rt_cleanup() {
 	local p
-	for p in "${RT_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in "${RT_PIDS[@]}"; do stop_tree "$p" && wait "$p" 2>/dev/null; done
 	[ -z "${SCRATCH:-}" ] || [ "${KEEP_SCRATCH:-0}" = 1 ] || rm -rf "$SCRATCH"
 }
 trap rt_cleanup EXIT
+trap "exit 143" TERM INT
 
 # scratch: a fresh directory removed when the script exits (unless KEEP_SCRATCH=1).
 scratch() {
@@ -283,3 +291,10 @@ printed_config() {
 
 # record NAME TYPE: the values of a record in the moto hosted zone, or "none".
 record() { aws record "$ZONE_ID" "$1" "$2"; }
+
+# show_log TEXT: prints log lines indented under the current check.
+show_log() {
+	local line
+	[ -z "$1" ] && return 0
+	while IFS= read -r line; do echo "    log: $line"; done <<<"$1"
+}

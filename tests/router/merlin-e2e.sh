@@ -38,7 +38,7 @@ ddns_start() {
 	RC=$?
 	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
 	REPORT=$(reported)
-	echo "$NEW_LOG" | sed -n 's/^/    log: /p'
+	show_log "$NEW_LOG"
 }
 logged() { grep -qE "$1" <<<"$NEW_LOG"; }
 
@@ -118,7 +118,7 @@ wan_event() {
 		DYN53_DDNS_UPDATED="$fw/ddns_custom_updated" "$BUSYBOX" sh "$J/scripts/wan-event" "$@"
 	[ "$2" = connected ] && [ "$1" = 0 ] && wait_for 120 test -s "$fw/ddns_custom_updated.log"
 	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
-	echo "$NEW_LOG" | sed -n 's/^/    log: /p'
+	show_log "$NEW_LOG"
 }
 wan_event 1 connected
 ok "wan1 (not primary) connected: nothing runs" test -z "$NEW_LOG" -a -z "$(reported)"

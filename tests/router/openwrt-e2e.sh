@@ -62,7 +62,7 @@ hotplug() {
 			echo "    (no result logged within 180 s)"
 	fi
 	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
-	echo "$NEW_LOG" | sed -n 's/^/    log: /p'
+	show_log "$NEW_LOG"
 }
 logged() { grep -qE "$1" <<<"$NEW_LOG"; }
 # logged_since LINE REGEX: a syslog line after line number LINE matches.
@@ -127,14 +127,15 @@ sed -i "0,/option enabled '0'/s//option enabled '1'/" "$R/etc/config/dyn53"
 
 echo "periodic re-check (the command the procd service runs)"
 mark=$(wc -l <"$syslog")
-bbsh "$bb" PATH="$R/qemu:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 &
+bbsh "$bb" PATH="$R/qemu:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 \
+	</dev/null >/dev/null 2>&1 &
 loop=$!
 RT_PIDS+=("$loop")
 wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
 ok "first round at start: logged 'periodic: done (exit 0)', then it waits" \
 	logged_since "$mark" '^dyn53\.daemon\.info periodic: done \(exit 0\)$'
-ok "still running (sleeping until the next round)" kill -0 "$loop"
-kill "$loop" 2>/dev/null
+ok "still running (sleeping until the next round)" test -n "$(pgrep -P "$loop")"
+stop_tree "$loop"
 
 R=$SCRATCH/aarch64
 echo "router: aarch64_generic package, aarch64 binary under qemu-aarch64-static"
