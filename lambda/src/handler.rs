@@ -144,7 +144,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         let mut tally = Tally::default();
         let resp = match call::parse(&call) {
             Err(resp) => resp,
-            Ok(Request::Get) => self.get(source).await,
+            Ok(Request::Get) => self.get(source, asks_for_v2(&call), &mut tally).await,
             Ok(Request::SetV1(r)) => self.set_v1(&r, source, &mut tally).await,
             Ok(Request::SetV2(r)) => self.set_v2(&r, source, &mut tally).await,
         };
@@ -162,17 +162,21 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             .map(Vec::as_slice)
     }
 
-    async fn get(&self, source: IpAddr) -> Response {
-        // Every get carries a nonce: the request form does not say which protocol the
-        // client will set with, and a v1 client ignores the extra field.
+    async fn get(&self, source: IpAddr, v2: bool, tally: &mut Tally) -> Response {
+        // Every get carries a nonce: a v1 client ignores the extra field.
         let nonce = match (self.nonce_key().await, random::bytes::<16>()) {
             (Ok(key), Ok(rand)) => Some(issue_nonce(key, now_unix(), &rand)),
+            (Err(e), _) if v2 => return self.store_failed(e, tally),
             (Err(e), _) => {
                 log::error(format!("get: no nonce issued: {e}"));
                 None
             }
             (_, Err(e)) => {
                 log::error(format!("get: no nonce issued: {e}"));
+                if v2 {
+                    tally.counts.error = 1;
+                    return Response::error(ErrorCode::Internal, "internal error; try again later");
+                }
                 None
             }
         };
@@ -519,6 +523,16 @@ enum Failure {
     Store(StoreError),
     Foreign,
     Limited,
+}
+
+/// Whether a get asked for protocol 2 (`"protocol":2`): without a nonce it is useless, so a
+/// table outage must be a retryable 503 for it, not an answer a v2 client reads as "this
+/// backend does not speak protocol 2". A v1 get still gets the bare address.
+fn asks_for_v2(call: &Call) -> bool {
+    dyn53::protocol::json::parse(&call.body)
+        .ok()
+        .and_then(|o| o.uint("protocol").ok().flatten())
+        == Some(2)
 }
 
 fn not_allowed(host: &HostConfig, why: &str) -> Response {

@@ -1,0 +1,7 @@
+//! Test helpers for the fault, race, load and herd tests (issue 6): a fault-injecting
+//! proxy, the real router client, certificates, and simulated routers.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod certs;
+pub mod proxy;
+pub mod router;
