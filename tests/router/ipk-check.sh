@@ -17,7 +17,7 @@ ENTWARE_ARCHES=(mipsel-3.4 armv7-3.2 aarch64-3.10)
 need_router_binaries "${TRIPLES[@]}" || exit 1
 scratch
 version=$(cargo_version)
-release=$(sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile")
+release=$(pkg_release)
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct)}
 
 echo "build: .ci/build-ipk (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
@@ -80,7 +80,7 @@ files_of() { (cd "$1" && find . -mindepth 1 ! -type d -printf '%p %y %m\n' | LC_
 
 check_ipk() {
 	local arch=$1 kind=$2 ipk dir root info conffile expect before after size n
-	ipk=$DIST/dyn53_${version}-${release}_$arch.ipk
+	ipk=$(ipk_file "$arch")
 	echo "package: $(basename "$ipk") ($kind)"
 	ok "exists" test -f "$ipk" || return
 	dir=$SCRATCH/$arch

@@ -137,10 +137,16 @@ tree() {
 	)
 }
 
-# version: the client version from Cargo.toml (the package version of every artefact).
+# cargo_version: the client version from Cargo.toml (the package version of every artefact).
 cargo_version() {
 	sed -n '/^\[package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1
 }
+
+# pkg_release: PKG_RELEASE of the OpenWrt feed Makefile (the packages' -N suffix).
+pkg_release() { sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile"; }
+
+# ipk_file ARCH: the package .ci/build-ipk writes for ARCH.
+ipk_file() { echo "$DIST/dyn53_$(cargo_version)-$(pkg_release)_$1.ipk"; }
 
 # opkg_unpack IPK ROOT: does what `opkg install --offline-root ROOT` does before the scripts
 # run: unpacks the data into ROOT and records the package in its opkg info directory

@@ -14,7 +14,6 @@ set -uo pipefail
 need_router_binaries armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl || exit 1
 scratch
 version=$(cargo_version)
-release=$(sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile")
 "$REPO/.ci/build-ipk" armv7-3.2 aarch64-3.10 >/dev/null || { fail "build-ipk"; finish; exit 1; }
 echo "local backend on moto"
 backend_up "$SCRATCH" || { fail "the local backend (moto + dyn53-backend serve) starts"; finish; exit 1; }
@@ -132,7 +131,7 @@ echo "aarch64 binary through the Entware package (aarch64-3.10)"
 root=$SCRATCH/entware
 J=$root/jffs
 mkdir -p "$J/scripts"
-opkg_unpack "$DIST/dyn53_${version}-${release}_aarch64-3.10.ipk" "$root" >/dev/null
+opkg_unpack "$(ipk_file aarch64-3.10)" "$root" >/dev/null
 env -i PATH="$bb" DYN53_JFFS="$J" DYN53_OPT="$root/opt" DYN53_NVRAM="$fw/nvram" "$BUSYBOX" sh \
 	"$root/opt/share/dyn53/merlin/install.sh" >/dev/null
 host_add "$SCRATCH/entware-host.txt" entware.example.com --types A --allow-explicit-ip ||

@@ -134,7 +134,7 @@ mkdir -p "$j/scripts"
 printf '#!/bin/sh\necho owner\n' >"$j/scripts/ddns-start"
 chmod 755 "$j/scripts/ddns-start"
 before=$(tree "$j")
-info=$(opkg_unpack "$DIST/dyn53_${version}-$(sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile")_aarch64-3.10.ipk" "$root")
+info=$(opkg_unpack "$(ipk_file aarch64-3.10)" "$root")
 OPT=$root/opt
 out=$(jffs_sh "$j" "$OPT/share/dyn53/merlin/install.sh" 2>&1)
 ok "install.sh from /opt/share/dyn53/merlin exits 0 in Entware mode" grep -q 'installed (entware)' <<<"$out"

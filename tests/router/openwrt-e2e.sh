@@ -13,8 +13,6 @@ set -uo pipefail
 
 need_router_binaries mipsel-unknown-linux-musl aarch64-unknown-linux-musl || exit 1
 scratch
-version=$(cargo_version)
-release=$(sed -n 's/^PKG_RELEASE:=//p' "$REPO/openwrt/Makefile")
 "$REPO/.ci/build-ipk" mipsel_24kc aarch64_generic >/dev/null || { fail "build-ipk"; finish; exit 1; }
 echo "local backend on moto"
 backend_up "$SCRATCH" || { fail "the local backend (moto + dyn53-backend serve) starts"; finish; exit 1; }
@@ -39,7 +37,7 @@ disable_service() { rm -f "$1"/etc/rc.d/S??dyn53 "$1"/etc/rc.d/K??dyn53; }
 router() {
 	local root=$1 arch=$2 triple=$3 name=$4 info
 	mkdir -p "$root"
-	info=$(opkg_unpack "$DIST/dyn53_${version}-${release}_$arch.ipk" "$root") || return 1
+	info=$(opkg_unpack "$(ipk_file "$arch")" "$root") || return 1
 	IPKG_INSTROOT=$root "$BUSYBOX" sh "$info/dyn53.postinst" configure || return 1
 	enable_service "$root"
 	host_add "$root/host-add.txt" "$name" --types A || { cat "$root/host-add.txt" >&2; return 1; }
