@@ -5,3 +5,4 @@
 pub mod certs;
 pub mod proxy;
 pub mod router;
+pub mod wire;
