@@ -233,7 +233,8 @@ wait_for() {
 	done
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open PORT [HOST]: something listens on HOST (default 127.0.0.1) PORT.
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 aws() { python3 "$ROUTER_TESTS/aws.py" "$@"; }
 

@@ -3,10 +3,11 @@
 # into offline roots as opkg does, the installed binary under qemu-user, the installed
 # hotplug script under BusyBox ash as netifd calls it (ACTION, INTERFACE), and the local
 # backend (dyn53-backend serve) on moto, with the config `dyn53-backend host add` printed.
-# Checks the Route 53 record read back from moto's API and the syslog lines:
+# Checks the Route 53 records read back from moto's API and the syslog lines:
 # set, then unchanged; ifupdate; events for other interfaces and ifdown ignored; backend
 # unreachable: a logged failure, exit 1, nothing changed; service disabled (rc.d link
-# gone, or UCI enabled 0): nothing runs; the periodic re-check the procd service runs.
+# gone, or UCI enabled 0): nothing runs; the periodic re-check the procd service runs;
+# IPv6: an AAAA record on wan6 (ifupdate) and on PPPoE's wan_6; the aarch64 binary.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,17 +31,18 @@ enable_service() {
 # What `/etc/init.d/dyn53 disable` does (rc.common).
 disable_service() { rm -f "$1"/etc/rc.d/S??dyn53 "$1"/etc/rc.d/K??dyn53; }
 
-# router ROOT ARCH TRIPLE HOSTNAME: an offline OpenWrt root with the package installed as
+# router ROOT ARCH TRIPLE HOSTNAME TYPES: an offline OpenWrt root with the package installed as
 # opkg does (data, then postinst with IPKG_INSTROOT), the service enabled as
-# `/etc/init.d/dyn53 enable` does, the config `host add` printed for HOSTNAME pasted into
+# `/etc/init.d/dyn53 enable` does, the config `host add` printed for HOSTNAME (record types
+# TYPES, backend BACKEND_URL) pasted into
 # /etc/config/dyn53 (0600), and a dyn53 wrapper running the installed binary under qemu.
 router() {
-	local root=$1 arch=$2 triple=$3 name=$4 info
+	local root=$1 arch=$2 triple=$3 name=$4 types=$5 info
 	mkdir -p "$root"
 	info=$(opkg_unpack "$(ipk_file "$arch")" "$root") || return 1
 	IPKG_INSTROOT=$root "$BUSYBOX" sh "$info/dyn53.postinst" configure || return 1
 	enable_service "$root"
-	host_add "$root/host-add.txt" "$name" --types A || { cat "$root/host-add.txt" >&2; return 1; }
+	host_add "$root/host-add.txt" "$name" --types "$types" || { cat "$root/host-add.txt" >&2; return 1; }
 	printed_config "$root/host-add.txt" openwrt >"$root/etc/config/dyn53"
 	chmod 600 "$root/etc/config/dyn53"
 	mkdir -p "$root/qemu"
@@ -69,7 +71,7 @@ calls() { cat "$1/qemu/dyn53.calls"; }
 
 R=$SCRATCH/mipsel
 echo "router: mipsel_24kc package, mipsel binary under qemu-mipsel-static"
-router "$R" mipsel_24kc mipsel-unknown-linux-musl home.example.com || { fail "set up the router root"; finish; exit 1; }
+router "$R" mipsel_24kc mipsel-unknown-linux-musl home.example.com A || { fail "set up the router root"; finish; exit 1; }
 ok "postinst in the offline root left the files in place" test -x "$R/usr/bin/dyn53" -a -f "$R/etc/hotplug.d/iface/95-dyn53"
 ok "the pasted config follows interface wan" grep -q "option interface 'wan'" "$R/etc/config/dyn53"
 ok "no A record for home.example.com yet" test "$(record home.example.com A)" = none
@@ -135,9 +137,29 @@ ok "first round at start: logged 'periodic: done (exit 0)', then it waits" \
 ok "still running (sleeping until the next round)" test -n "$(pgrep -P "$loop")"
 stop_tree "$loop"
 
+echo "IPv6: an AAAA record on wan6, the backend reached over IPv6 (it sees ::1)"
+"$BACKEND" serve --listen "[::1]:$BACKEND_PORT" >>"$SCRATCH/serve6.log" 2>&1 &
+RT_PIDS+=($!)
+wait_for 60 port_open "$BACKEND_PORT" ::1 || fail "dyn53-backend serve on [::1] starts"
+R=$SCRATCH/mipsel6
+BACKEND_URL="http://[::1]:$BACKEND_PORT/" router "$R" mipsel_24kc mipsel-unknown-linux-musl home6.example.com AAAA ||
+	fail "set up the IPv6 router root"
+ok "the pasted config puts the AAAA record on wan6" grep -q "option interface 'wan6'" "$R/etc/config/dyn53"
+hotplug "$R" ifupdate wan6
+ok "ifupdate wan6 (new prefix): dyn53 update --interface wan6" test "$(calls "$R")" = "update --interface wan6"
+ok "logged 'home6.example.com AAAA changed none -> ::1'" logged 'home6\.example\.com AAAA changed none -> ::1$'
+ok "Route 53 (moto API): home6.example.com AAAA ::1" test "$(record home6.example.com AAAA)" = ::1
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan
+ok "ifup wan: no record on wan, nothing runs" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+# PPPoE with IPv6: netifd names the DHCPv6 side of the link wan_6.
+sed -i "s/option interface 'wan6'/option interface 'wan_6'/" "$R/etc/config/dyn53"
+hotplug "$R" ifup wan_6
+ok "PPPoE: a record on wan_6 follows ifup wan_6 (unchanged ::1)" logged 'home6\.example\.com AAAA unchanged ::1$'
+
 R=$SCRATCH/aarch64
 echo "router: aarch64_generic package, aarch64 binary under qemu-aarch64-static"
-router "$R" aarch64_generic aarch64-unknown-linux-musl router2.example.com || { fail "set up the aarch64 root"; finish; exit 1; }
+router "$R" aarch64_generic aarch64-unknown-linux-musl router2.example.com A || { fail "set up the aarch64 root"; finish; exit 1; }
 hotplug "$R" ifup wan
 ok "logged 'router2.example.com A changed none -> 127.0.0.1'" logged 'router2\.example\.com A changed none -> 127\.0\.0\.1$'
 ok "Route 53 (moto API): router2.example.com A 127.0.0.1" test "$(record router2.example.com A)" = 127.0.0.1
