@@ -35,7 +35,7 @@ unhook() {
 	fi
 	rm -f "$tmp"
 	if [ "$(state_get "${name}_noeol")" = 1 ]; then
-		# It was a lone "#!..." line without a newline; give the newline back.
+		# It was a lone "#!..." line without a final newline: drop the one install added.
 		printf '%s' "$(cat "$file")" >"$tmp" && cat "$tmp" >"$file" && rm -f "$tmp"
 	fi
 	[ "$(state_get "${name}_chmod")" = 1 ] && chmod a-x "$file"
