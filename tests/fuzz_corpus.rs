@@ -34,6 +34,11 @@ fn response_inputs() {
 }
 
 #[test]
+fn config_inputs() {
+    replay("config", checks::config);
+}
+
+#[test]
 fn verify_inputs() {
     replay("verify", checks::verify);
 }

@@ -34,18 +34,25 @@ pub async fn respond<H: Handle>(
     handler: &H,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
-    let Some(source) = source_ip(&req) else {
+    match to_call(&req) {
+        Ok(call) => to_response(handler.handle(call).await),
+        Err(reply) => to_response(reply),
+    }
+}
+
+/// The call an event carries, or the answer when it has no usable caller address.
+pub fn to_call(req: &lambda_http::Request) -> Result<Call, Reply> {
+    let Some(source) = source_ip(req) else {
         log::error("event without a usable sourceIp; is this a function URL or API Gateway event?");
         let r = Response::error(ErrorCode::Internal, "the caller's address is unknown");
-        return to_response(Reply::from(&r));
+        return Err(Reply::from(&r));
     };
-    let call = Call {
+    Ok(Call {
         source,
         method: Method::from_name(req.method().as_str()),
         query: req.uri().query().map(str::to_string),
         body: req.body().as_ref().to_vec(),
-    };
-    to_response(handler.handle(call).await)
+    })
 }
 
 fn to_response(reply: Reply) -> lambda_http::Response<Body> {

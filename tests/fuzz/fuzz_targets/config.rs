@@ -1,0 +1,5 @@
+//! Fuzz target: see `checks::config`.
+#![no_main]
+#[path = "../checks.rs"]
+mod checks;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::config(data));
