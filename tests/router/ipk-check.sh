@@ -9,7 +9,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 TRIPLES=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf
-	mipsel-unknown-linux-musl mips-unknown-linux-musl)
+	armv7-unknown-linux-musleabi 	mipsel-unknown-linux-musl mips-unknown-linux-musl)
 OPENWRT_ARCHES=(mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9_vfpv3-d16
 	aarch64_cortex-a53 aarch64_generic x86_64)
 ENTWARE_ARCHES=(mipsel-3.4 armv7-3.2 aarch64-3.10)
@@ -128,7 +128,11 @@ check_ipk() {
 	local bin=$root/usr/bin/dyn53
 	[ "$kind" = entware ] && bin=$root/opt/bin/dyn53
 	ok "binary is static for $arch" is_static_for "$arch" "$bin"
-	case $arch in arm_*) ok "binary uses the hard-float ABI of $arch" is_hardfloat "$bin" ;; esac
+	case $arch in
+	arm_*) ok "binary uses the hard-float ABI of $arch" is_hardfloat "$bin" ;;
+	# Entware ARM is soft-float, and Northstar SoCs (RT-AC68U) have no VFP unit.
+	armv7-*) not_ok "binary uses the soft-float ABI of $arch (no VFP needed)" is_hardfloat "$bin" ;;
+	esac
 
 	# As OpenWrt's image build and opkg --offline-root do: postinst with IPKG_INSTROOT set,
 	# with BusyBox ash and with bash. Nothing outside the opkg records may change.

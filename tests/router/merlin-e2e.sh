@@ -11,7 +11,7 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-need_router_binaries armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl || exit 1
+need_router_binaries armv7-unknown-linux-musleabi aarch64-unknown-linux-musl || exit 1
 scratch
 version=$(cargo_version)
 "$REPO/.ci/build-ipk" armv7-3.2 aarch64-3.10 >/dev/null || { fail "build-ipk"; finish; exit 1; }
@@ -58,7 +58,7 @@ ok "config has the printed url, secret and hostname" \
 	test -n "$secret" -a "$(sed -n 's/^hostname=//p' "$conf")" = merlin.example.com
 WRAPPER=$SCRATCH/armv7/qemu/dyn53
 mkdir -p "$(dirname "$WRAPPER")"
-emulated_bin "$WRAPPER" "$J/addons/dyn53.d/dyn53" armv7-unknown-linux-musleabihf
+emulated_bin "$WRAPPER" "$J/addons/dyn53.d/dyn53" armv7-unknown-linux-musleabi
 
 echo "ddns-start 81.2.69.142 (first time)"
 ddns_start "$J" 81.2.69.142

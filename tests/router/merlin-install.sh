@@ -8,7 +8,7 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-need_router_binaries armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl || exit 1
+need_router_binaries armv7-unknown-linux-musleabi aarch64-unknown-linux-musl || exit 1
 scratch
 version=$(cargo_version)
 "$REPO/.ci/build-ipk" armv7-3.2 aarch64-3.10 >/dev/null || { fail "build-ipk armv7-3.2 aarch64-3.10"; finish; exit 1; }
