@@ -58,9 +58,13 @@ pub fn dynamo(cfg: &SdkConfig, table: &str) -> Dynamo {
     Dynamo::new(aws_sdk_dynamodb::Client::new(cfg), table)
 }
 
-/// The notification topic.
+/// The notification topic, with the SDK's retries off: a repeated Publish after a timeout
+/// would send the owner a second text, so [`Sns`] repeats only what SNS said it refused.
 pub fn sns(cfg: &SdkConfig, topic_arn: &str) -> Sns {
-    Sns::new(aws_sdk_sns::Client::new(cfg), topic_arn)
+    let conf = aws_sdk_sns::config::Builder::from(cfg)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Sns::new(aws_sdk_sns::Client::from_conf(conf), topic_arn)
 }
 
 /// The whole backend from `settings`, writing metrics to `out`.

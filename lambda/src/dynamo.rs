@@ -32,6 +32,11 @@ pub const EXPIRES: &str = "expires";
 pub const NONCE_KEY_PK: &str = "dyn53#nonce-key";
 /// Prefix of host items.
 pub const HOST_PREFIX: &str = "host#";
+/// Token of the call that wrote a conditional item, so the SDK's repeat of a timed-out
+/// attempt that was in fact written is recognised as the same call, not a second one.
+pub const TOKEN: &str = "tok";
+/// Tokens of the calls counted in a rate-limit window.
+pub const IDS: &str = "ids";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -62,6 +67,20 @@ fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static>(
     e: SdkError<E, HttpResponse>,
 ) -> StoreError {
     StoreError::Unavailable(aws_error::detail(&e))
+}
+
+/// Whether a write failed only because its condition did not hold.
+fn conditional_failed<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// A random token naming one store call (see [`TOKEN`]).
+fn call_token() -> Result<String, StoreError> {
+    random::bytes::<8>()
+        .map(|b| random::hex(&b))
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -222,6 +241,18 @@ impl Dynamo {
             .await
             .map_err(unavailable)?;
         Ok(out.item)
+    }
+
+    /// Whether the call with `token` was counted in the window of `key` still open.
+    async fn counted(&self, key: &str, token: &str, start_min: u64) -> Result<bool, StoreError> {
+        let Some(item) = self.get(key).await? else {
+            return Ok(false);
+        };
+        let open = matches!(item.get("s"), Some(AttributeValue::N(v))
+            if v.parse::<u64>().is_ok_and(|t| t > start_min));
+        let listed = matches!(item.get(IDS), Some(AttributeValue::Ss(ids))
+            if ids.iter().any(|i| i == token));
+        Ok(open && listed)
     }
 
     /// Writes a new host; false (nothing written) if the host already exists.
@@ -437,13 +468,19 @@ impl HostStore for Dynamo {
     }
 
     async fn spend_nonce(&self, nonce: &str, expires: u64) -> Result<bool, StoreError> {
+        // The SDK repeats an attempt that timed out, and the first one may have been
+        // written: a token of this call lets its own repeat through, never another call's.
+        let token = call_token()?;
         let r = self
             .client
             .put_item()
             .table_name(&self.table)
             .item(PK, s(&format!("nonce#{nonce}")))
             .item(EXPIRES, n(expires))
-            .condition_expression("attribute_not_exists(pk)")
+            .item(TOKEN, s(&token))
+            .condition_expression("attribute_not_exists(pk) OR #t = :t")
+            .expression_attribute_names("#t", TOKEN)
+            .expression_attribute_values(":t", s(&token))
             .send()
             .await;
         match r {
@@ -460,8 +497,11 @@ impl HostStore for Dynamo {
 
     async fn take_rate(&self, key: &str, limit: RateLimit, now: u64) -> Result<bool, StoreError> {
         // A window is open while its start `s` is newer than now - window; `c` counts calls
-        // in it. Count in the open window, else open a new one, else (lost a race to open
-        // it) count once more; all conditional, so concurrent calls never over-admit.
+        // in it and `ids` holds their tokens. Count in the open window, else open a new one,
+        // else (lost a race to open it) count once more; all conditional, so concurrent calls
+        // never over-admit. The token makes each call count once even when the SDK repeats
+        // a timed-out attempt that was in fact written.
+        let token = call_token()?;
         let start_min = now.saturating_sub(limit.window);
         for attempt in 0..2 {
             let counted = self
@@ -469,21 +509,27 @@ impl HostStore for Dynamo {
                 .update_item()
                 .table_name(&self.table)
                 .key(PK, s(key))
-                .update_expression("SET #c = #c + :one")
-                .condition_expression("#s > :start_min AND #c < :max")
+                .update_expression("SET #c = #c + :one ADD #ids :me")
+                .condition_expression(
+                    "#s > :start_min AND #c < :max AND NOT contains(#ids, :token)",
+                )
                 .expression_attribute_names("#c", "c")
                 .expression_attribute_names("#s", "s")
+                .expression_attribute_names("#ids", IDS)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":start_min", n(start_min))
                 .expression_attribute_values(":max", n(limit.max))
+                .expression_attribute_values(":me", AttributeValue::Ss(vec![token.clone()]))
+                .expression_attribute_values(":token", s(&token))
                 .send()
                 .await;
             match counted {
                 Ok(_) => return Ok(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) if conditional_failed(&e) => {}
                 Err(e) => return Err(unavailable(e)),
+            }
+            if self.counted(key, &token, start_min).await? {
+                return Ok(true);
             }
             if attempt == 1 {
                 return Ok(false);
@@ -493,23 +539,26 @@ impl HostStore for Dynamo {
                 .update_item()
                 .table_name(&self.table)
                 .key(PK, s(key))
-                .update_expression("SET #s = :now, #c = :one, #e = :exp")
+                .update_expression("SET #s = :now, #c = :one, #e = :exp, #ids = :me")
                 .condition_expression("attribute_not_exists(#s) OR #s <= :start_min")
                 .expression_attribute_names("#c", "c")
                 .expression_attribute_names("#s", "s")
                 .expression_attribute_names("#e", EXPIRES)
+                .expression_attribute_names("#ids", IDS)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":start_min", n(start_min))
                 .expression_attribute_values(":exp", n(now + limit.window + 60))
+                .expression_attribute_values(":me", AttributeValue::Ss(vec![token.clone()]))
                 .send()
                 .await;
             match opened {
                 Ok(_) => return Ok(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) if conditional_failed(&e) => {}
                 Err(e) => return Err(unavailable(e)),
+            }
+            if self.counted(key, &token, start_min).await? {
+                return Ok(true);
             }
         }
         Ok(false)
@@ -529,9 +578,12 @@ impl HostStore for Dynamo {
             .item(PK, s(&format!("lock#{hostname}")))
             .item("owner", s(owner))
             .item(EXPIRES, n(now + lease))
-            .condition_expression("attribute_not_exists(pk) OR #e < :now")
+            // `#o = :owner`: a repeated attempt of this very call (see spend_nonce).
+            .condition_expression("attribute_not_exists(pk) OR #e < :now OR #o = :owner")
             .expression_attribute_names("#e", EXPIRES)
+            .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
         match r {

@@ -2,6 +2,8 @@
 
 use crate::aws_error;
 use crate::notify::{Notifier, NotifyError};
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::Client;
 
 /// Publishes to one topic.
@@ -29,15 +31,41 @@ fn subject_line(s: &str) -> String {
         .collect()
 }
 
+/// Whether SNS answered that it did not take the message (throttled or failed), so sending
+/// it again cannot make a duplicate. A timeout or a lost answer is not: the text may be out.
+fn refused<R>(e: &SdkError<PublishError, R>) -> bool {
+    match e {
+        SdkError::ServiceError(se) => matches!(
+            se.err().code(),
+            Some(
+                "InternalError"
+                    | "InternalFailure"
+                    | "ServiceUnavailable"
+                    | "Throttling"
+                    | "ThrottledException"
+                    | "KMSThrottlingException"
+            )
+        ),
+        _ => false,
+    }
+}
+
 impl Notifier for Sns {
     async fn publish(&self, subject: &str, text: &str) -> Result<(), NotifyError> {
-        self.client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(subject_line(subject))
-            .message(text)
-            .send()
-            .await
+        let send = || {
+            self.client
+                .publish()
+                .topic_arn(&self.topic_arn)
+                .subject(subject_line(subject))
+                .message(text)
+                .send()
+        };
+        // At most once: one more try only when SNS surely did not take the first.
+        let result = match send().await {
+            Err(e) if refused(&e) => send().await,
+            other => other,
+        };
+        result
             .map(|_| ())
             .map_err(|e| NotifyError(aws_error::detail(&e)))
     }

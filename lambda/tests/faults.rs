@@ -225,6 +225,35 @@ async fn sns_down_still_updates_dns_with_an_error_metric() {
     );
     assert!(s.sns_texts().is_empty());
     assert!(svc.stderr().contains("notification failed"), "logged");
+
+    // SNS takes the message but answers after the SDK's timeout: the owner must not get it
+    // twice (no repeat of a Publish that may have gone out), and the miss is counted.
+    aws.set_rules(vec![Rule::times(
+        Match::SnsPublish,
+        Fault::DelayAnswer(Duration::from_millis(3500)),
+        1,
+    )]);
+    let host = s.name("late");
+    let secret = s.add_host("late", |_| {}).await;
+    let conf = dir.file(
+        "late.conf",
+        &config(&format!("http://{}/", svc.addr), &host, &secret, ""),
+    );
+    let before = svc.stdout().lines().count();
+    let run = update(&conf, &[]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(
+        notices(&s),
+        (
+            vec![format!("dyn53: {host} A changed none -> 127.0.0.1 (")],
+            vec![]
+        )
+    );
+    let published = || aws.count(|x| x.kind == Kind::Sns("Publish".into()) && x.reached_upstream());
+    wait_until("the late answer", || published() >= 1);
+    assert_eq!(published(), 1, "published once, not repeated");
+    let m = emf_lines(&svc.wait_stdout_lines(before + 1));
+    assert_eq!((m[before].1.changed, m[before].1.error), (1, 1));
 }
 
 #[tokio::test]
@@ -425,5 +454,74 @@ async fn cold_instance_with_the_table_down_answers_a_v2_get_with_503() {
     assert_eq!(
         s.record(&host, A).await.map(|r| r.0),
         Some(vec![LOOPBACK.to_string()])
+    );
+}
+
+#[tokio::test]
+async fn table_writes_repeated_after_a_timeout_count_once() {
+    let s = Stack::new("fault-repeat").await;
+    let host = s.name("home");
+    let secret = s.add_host("home", |_| {}).await;
+    let aws = Proxy::start(common::moto().addr);
+    let svc = service(&s, &aws, &[]);
+    let warm = Conn::open(svc.addr).request(
+        "POST",
+        "/",
+        &[JSON],
+        br#"{"execution_mode":"get","protocol":2}"#,
+    );
+    assert!(parse(&warm.body).nonce.is_some());
+    // The table writes the nonce, counts the set and takes the lock, but its answers come
+    // after the SDK's 3 s attempt timeout, so the SDK sends each write again.
+    let late = Duration::from_millis(3500);
+    let once = |op, key| Rule::times(Match::DynamoOpWith(op, key), Fault::DelayAnswer(late), 1);
+    aws.set_rules(vec![
+        once("PutItem", "\"nonce#"),
+        once("UpdateItem", "\"rate#"),
+        once("PutItem", "\"lock#"),
+    ]);
+    let (status, r, raw) = v2_set(&svc, &host, &secret);
+    // Without per-call tokens the repeats read as a replay (409 nonce), a lock held by
+    // someone else (503) and a second set (rate counted twice).
+    assert_eq!(status, 201, "{raw}");
+    assert_eq!(r.previous, None);
+    // (The held-back answers are logged when they finally go out, after the set's answer.)
+    let late_writes = || {
+        aws.count(|x| {
+            matches!(&x.kind, Kind::Dynamo(op) if op == "PutItem" || op == "UpdateItem")
+                && x.finished - x.at >= late
+        })
+    };
+    wait_until("the held-back answers", || late_writes() >= 3);
+    assert_eq!(late_writes(), 3, "the faults applied");
+    let item = aws_sdk_dynamodb::Client::new(&s.cfg)
+        .get_item()
+        .table_name(&s.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("rate#{host}#set")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item.get("c"),
+        Some(&aws_sdk_dynamodb::types::AttributeValue::N("1".into())),
+        "counted once: {item:?}"
+    );
+    assert_eq!(
+        s.record(&host, A).await.map(|r| r.0),
+        Some(vec![LOOPBACK.to_string()])
+    );
+    assert_eq!(notices(&s).0.len(), 1);
+    // The lock was released: the next set goes straight through.
+    let (status, r, raw) = v2_set(&svc, &host, &secret);
+    assert_eq!(
+        (status, r.outcome),
+        (200, dyn53::protocol::Outcome::Unchanged),
+        "{raw}"
     );
 }

@@ -56,6 +56,10 @@ pub enum Match {
     Route53Change,
     /// Every DynamoDB call.
     Dynamo,
+    /// DynamoDB calls of one operation (e.g. `PutItem`).
+    DynamoOp(&'static str),
+    /// DynamoDB calls of one operation whose body contains a text (e.g. a key prefix).
+    DynamoOpWith(&'static str, &'static str),
     /// SNS Publish.
     SnsPublish,
     /// A dyn53 set request.
@@ -65,11 +69,16 @@ pub enum Match {
 }
 
 impl Match {
-    fn matches(&self, k: &Kind) -> bool {
+    fn matches(&self, k: &Kind, body: &[u8]) -> bool {
         match self {
             Match::Route53Records => k.is_route53_record_call(),
             Match::Route53Change => *k == Kind::Route53("ChangeResourceRecordSets"),
             Match::Dynamo => matches!(k, Kind::Dynamo(_)),
+            Match::DynamoOp(op) => matches!(k, Kind::Dynamo(o) if o == op),
+            Match::DynamoOpWith(op, text) => {
+                matches!(k, Kind::Dynamo(o) if o == op)
+                    && String::from_utf8_lossy(body).contains(text)
+            }
             Match::SnsPublish => matches!(k, Kind::Sns(a) if a == "Publish"),
             Match::Dyn53Set => *k == Kind::Dyn53Set,
             Match::Any => true,
@@ -130,6 +139,8 @@ pub enum Fault {
     Delay(Duration),
     /// Forward, wait for the upstream's answer, then close the connection without it.
     DropAnswer,
+    /// Forward (the upstream acts on it), then hold the answer back this long.
+    DelayAnswer(Duration),
     /// Forward while the bucket has tokens, else answer Route 53 `Throttling`.
     Throttle(Bucket),
 }
@@ -412,13 +423,13 @@ fn classify(r: &Request) -> Kind {
 }
 
 /// The rule's fault for this request, if one applies (and counts it down).
-fn decide(inner: &Mutex<Inner>, kind: &Kind) -> Option<Fault> {
+fn decide(inner: &Mutex<Inner>, kind: &Kind, body: &[u8]) -> Option<Fault> {
     let mut g = inner.lock().unwrap();
     let Inner {
         rules, busy_flip, ..
     } = &mut *g;
     for rule in rules.iter_mut() {
-        if !rule.matcher.matches(kind) || rule.times == Some(0) {
+        if !rule.matcher.matches(kind, body) || rule.times == Some(0) {
             continue;
         }
         if let Some(n) = rule.times.as_mut() {
@@ -517,7 +528,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let at = Instant::now();
         let kind = classify(&req);
-        let fault = decide(&inner, &kind);
+        let fault = decide(&inner, &kind, &req.body);
         let dyn53 = matches!(kind, Kind::Dyn53Get | Kind::Dyn53Set);
         let log = |done: Done, answer: Option<&Response>| {
             let answer = answer
@@ -557,6 +568,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         };
+        if let Some(Fault::DelayAnswer(d)) = fault {
+            tokio::time::sleep(d).await;
+        }
         if matches!(fault, Some(Fault::DropAnswer)) {
             log(Done::Dropped(resp.status), Some(&resp));
             return;
