@@ -22,6 +22,11 @@ use tokio::sync::Semaphore;
 /// Most connections served at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// Most requests handled at once; more wait their turn. Without a bound, a crowd of routers
+/// (an ISP outage ending) would start so many AWS calls at once that they time out in the
+/// SDK and fail together, instead of being answered one after another.
+pub const MAX_IN_FLIGHT: usize = 64;
+
 /// Time a client has to send a request's headers (also bounds idle keep-alive).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -35,6 +40,7 @@ pub async fn serve<H: Handle>(
     proxy_header: Option<HeaderName>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -51,12 +57,16 @@ pub async fn serve<H: Handle>(
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let header = proxy_header.clone();
+        let in_flight = in_flight.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let handler = handler.clone();
                 let header = header.clone();
+                let in_flight = in_flight.clone();
                 async move {
-                    Ok::<_, Infallible>(respond(&*handler, req, peer.ip(), header.as_ref()).await)
+                    let reply =
+                        respond(&*handler, req, peer.ip(), header.as_ref(), &in_flight).await;
+                    Ok::<_, Infallible>(reply)
                 }
             });
             let conn = http1::Builder::new()
@@ -104,6 +114,7 @@ async fn respond<H: Handle>(
     req: Request<Incoming>,
     peer: IpAddr,
     proxy_header: Option<&HeaderName>,
+    in_flight: &Semaphore,
 ) -> Response<Full<Bytes>> {
     let source = match proxy_header {
         None => canonical_ip(peer),
@@ -139,6 +150,8 @@ async fn respond<H: Handle>(
             ))
         }
     };
+    // The semaphore is never closed; if it were, answering anyway is the safe side.
+    let _turn = in_flight.acquire().await.ok();
     let reply = handler
         .handle(Call {
             source,

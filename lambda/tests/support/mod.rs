@@ -2,7 +2,9 @@
 //! proxy, the real router client, certificates, and simulated routers.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod backend;
 pub mod certs;
+pub mod fleet;
 pub mod proxy;
 pub mod router;
 pub mod wire;
