@@ -3,6 +3,7 @@
 
 use crate::dynamo::Dynamo;
 use crate::handler::Backend;
+use crate::limiter::Limiter;
 use crate::metrics::Emf;
 use crate::retry::Backoff;
 use crate::route53::Route53;
@@ -73,8 +74,17 @@ pub fn backend<W: std::io::Write + Send>(
     settings: &Settings,
     out: W,
 ) -> AwsBackend<W> {
+    let dns = route53(cfg, settings.dns_budget);
+    let dns = match settings.route53_pace {
+        Some(limit) => dns.paced(Limiter::new(
+            aws_sdk_dynamodb::Client::new(cfg),
+            &settings.table,
+            limit,
+        )),
+        None => dns,
+    };
     Backend::new(
-        route53(cfg, settings.dns_budget),
+        dns,
         dynamo(cfg, &settings.table),
         settings.topic_arn.as_deref().map(|arn| sns(cfg, arn)),
         Emf::new(&settings.namespace, out),

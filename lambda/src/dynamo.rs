@@ -5,14 +5,16 @@
 //! - `nonce#<nonce>`: a spent v2 nonce, until it could no longer be accepted anyway;
 //! - `rate#<hostname>#set|change`, `quiet#<hostname>#auth|error`: rate-limit windows;
 //! - `lock#<hostname>`: the per-host update lock (a lease);
-//! - `dyn53#nonce-key`: the server's nonce MAC key, created on first use.
+//! - `record#<hostname>#<type>`: the address dyn53 last wrote or saw in that record;
+//! - `dyn53#nonce-key`: the server's nonce MAC key, created on first use;
+//! - `dyn53#route53-slots`: the account-wide schedule of Route 53 calls (see `limiter`).
 
 use crate::aws_error;
 use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
 use crate::random;
-use crate::store::{HostStore, RateLimit, StoreError};
+use crate::store::{HostStore, Known, RateLimit, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
@@ -21,7 +23,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use dyn53::protocol::RecordType;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Partition key attribute.
@@ -94,6 +98,11 @@ fn n(v: impl ToString) -> AttributeValue {
 /// The item key of a host.
 pub fn host_pk(hostname: &str) -> String {
     format!("{HOST_PREFIX}{hostname}")
+}
+
+/// The item key of what the table remembers of a record.
+pub fn record_pk(hostname: &str, rtype: RecordType) -> String {
+    format!("record#{hostname}#{rtype}")
 }
 
 /// A host as a table item.
@@ -622,6 +631,58 @@ impl HostStore for Dynamo {
         }
     }
 
+    async fn known_record(
+        &self,
+        hostname: &str,
+        rtype: RecordType,
+    ) -> Result<Option<Known>, StoreError> {
+        let Some(item) = self.get(&record_pk(hostname, rtype)).await? else {
+            return Ok(None);
+        };
+        let ip = match item.get("ip") {
+            Some(AttributeValue::S(v)) => v.parse::<IpAddr>().ok(),
+            _ => None,
+        };
+        let at = match item.get("at") {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+            _ => None,
+        };
+        // Unreadable: as if unknown, so the record is read from Route 53.
+        Ok(ip.zip(at).map(|(ip, at)| Known { ip, at }))
+    }
+
+    async fn remember_record(
+        &self,
+        hostname: &str,
+        rtype: RecordType,
+        ip: Option<IpAddr>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let pk = record_pk(hostname, rtype);
+        match ip {
+            Some(ip) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item(PK, s(&pk))
+                .item("ip", s(&ip.to_string()))
+                .item("at", n(now))
+                .send()
+                .await
+                .map(drop)
+                .map_err(unavailable),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(&pk))
+                .send()
+                .await
+                .map(drop)
+                .map_err(unavailable),
+        }
+    }
+
     async fn nonce_key(&self) -> Result<Vec<u8>, StoreError> {
         let read = |item: Item| match item.get("key") {
             Some(AttributeValue::B(b)) if b.as_ref().len() >= 32 => Ok(b.as_ref().to_vec()),
@@ -663,7 +724,6 @@ impl HostStore for Dynamo {
 mod tests {
     use super::*;
     use crate::host::Protocols;
-    use dyn53::protocol::RecordType;
 
     #[test]
     fn host_items_round_trip() {

@@ -44,6 +44,14 @@ pub struct Policy {
     pub lock_lease: u64,
     /// How long a set waits for another set of the same host to finish.
     pub lock_wait: Duration,
+    /// How long (seconds) what the table remembers of a record is trusted to skip reading
+    /// the record from Route 53 when a set brings another address (0: always read).
+    pub record_trust: u64,
+    /// How long (seconds) a record read from Route 53 counts as confirmed, so that a set of
+    /// the same address is answered "unchanged" without reading it again (0: always read).
+    /// Fewer reads for big fleets, at the price of repairing a record changed behind dyn53's
+    /// back only after this long.
+    pub record_confirm: u64,
 }
 
 impl Default for Policy {
@@ -61,6 +69,8 @@ impl Default for Policy {
             nonce_max_age: 300,
             lock_lease: 30,
             lock_wait: Duration::from_secs(3),
+            record_trust: 86_400,
+            record_confirm: 0,
         }
     }
 }
@@ -329,6 +339,16 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                 "this hostname is outside its hosted zone; the owner must fix the host config",
             );
         }
+        // A herd (an ISP outage ending) books Route 53 beyond the budget: say so before the
+        // set counts, so the crowd's retries do not use up each router's own allowance.
+        if self.dns.saturated().await {
+            log::warn(format!(
+                "{} {rtype}: Route 53 calls booked up",
+                host.hostname
+            ));
+            tally.counts.error = 1;
+            return unavailable("Route 53 is busy");
+        }
         let now = now_unix();
         let key = format!("rate#{}#set", host.hostname);
         match self.store.take_rate(&key, self.policy.set_limit, now).await {
@@ -407,38 +427,95 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         }
     }
 
+    /// Reads the record (or trusts the table's memory of it), and changes it if needed.
+    ///
+    /// Route 53 allows an account 10 calls a second, so a change avoids the read when it
+    /// can: if the table remembers (recently) another address than the one asked for, the
+    /// record must change anyway. The memory is written before the change, so a change is
+    /// never made (or notified) twice; an equal memory is always checked against Route 53,
+    /// so an answer of "unchanged" always comes from the record itself.
     async fn update_locked(
         &self,
         host: &HostConfig,
         rtype: RecordType,
         ip: IpAddr,
     ) -> Result<Update, Failure> {
-        let current = self
-            .dns
-            .get(&host.zone_id, &host.hostname, rtype)
-            .await
-            .map_err(Failure::Dns)?;
-        if current.holds_only(ip) {
-            return Ok(Update::Unchanged);
-        }
-        if current == Current::Foreign {
-            return Err(Failure::Foreign);
-        }
-        let key = format!("rate#{}#change", host.hostname);
+        let name = &host.hostname;
+        let now = now_unix();
+        let known = match self.store.known_record(name, rtype).await {
+            Ok(k) => k.filter(|k| now.saturating_sub(k.at) <= self.policy.record_trust),
+            Err(e) => {
+                log::warn(format!("{name} {rtype}: reading the record instead: {e}"));
+                None
+            }
+        };
+        let previous = match known {
+            Some(k) if k.ip == ip && now.saturating_sub(k.at) < self.policy.record_confirm => {
+                return Ok(Update::Unchanged);
+            }
+            Some(k) if k.ip != ip => Some(k.ip),
+            _ => {
+                let current = self
+                    .dns
+                    .get(&host.zone_id, name, rtype)
+                    .await
+                    .map_err(Failure::Dns)?;
+                if current.holds_only(ip) {
+                    let refresh = (self.policy.record_trust / 2).min(self.policy.record_confirm);
+                    let stale = known.is_none_or(|k| {
+                        k.ip != ip
+                            || now.saturating_sub(k.at) > self.policy.record_trust / 2
+                            || (refresh > 0 && now.saturating_sub(k.at) >= refresh)
+                    });
+                    if stale {
+                        self.remember(name, rtype, Some(ip), now).await;
+                    }
+                    return Ok(Update::Unchanged);
+                }
+                if current == Current::Foreign {
+                    self.remember(name, rtype, None, now).await;
+                    return Err(Failure::Foreign);
+                }
+                current.previous_ip()
+            }
+        };
+        let key = format!("rate#{name}#change");
         match self
             .store
-            .take_rate(&key, self.policy.change_limit, now_unix())
+            .take_rate(&key, self.policy.change_limit, now)
             .await
         {
             Ok(true) => {}
             Ok(false) => return Err(Failure::Limited),
             Err(e) => return Err(Failure::Store(e)),
         }
-        self.dns
-            .upsert(&host.zone_id, &host.hostname, rtype, ip, host.ttl)
+        // Before the change: if this write fails nothing is changed (503); if the change
+        // may have failed, the memory is checked against Route 53 next time (it equals
+        // that request), so a change is never notified twice.
+        self.store
+            .remember_record(name, rtype, Some(ip), now)
             .await
-            .map_err(Failure::Dns)?;
-        Ok(Update::Changed(current.previous_ip()))
+            .map_err(Failure::Store)?;
+        if let Err(e) = self
+            .dns
+            .upsert(&host.zone_id, name, rtype, ip, host.ttl)
+            .await
+        {
+            // Throttled (or not let through by the pacing) means nothing was changed: put the
+            // memory back, so the retry does not have to read the record first.
+            if matches!(e, DnsError::Throttled(_)) {
+                self.remember(name, rtype, previous, now).await;
+            }
+            return Err(Failure::Dns(e));
+        }
+        Ok(Update::Changed(previous))
+    }
+
+    /// Updates the table's memory of a record; a failure only costs a Route 53 read later.
+    async fn remember(&self, name: &str, rtype: RecordType, ip: Option<IpAddr>, now: u64) {
+        if let Err(e) = self.store.remember_record(name, rtype, ip, now).await {
+            log::warn(format!("{name} {rtype}: not remembered: {e}"));
+        }
     }
 
     async fn dns_failed(
@@ -451,7 +528,9 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         log::error(format!("{} {rtype}: {e}", host.hostname));
         tally.counts.error = 1;
         let (short, answer) = match e {
-            DnsError::Throttled(_) => ("Route 53 throttled", "Route 53 is busy"),
+            // Busy is not news for the owner: the router retries, and in a herd every owner
+            // would get a text at once. The Error metric and the log still show it.
+            DnsError::Throttled(_) => return unavailable("Route 53 is busy"),
             DnsError::Unavailable(_) => ("Route 53 unavailable", "Route 53 is unavailable"),
             DnsError::Rejected(_) => (
                 "Route 53 refused the change",

@@ -17,6 +17,7 @@ pub mod dynamo;
 pub mod handler;
 pub mod host;
 pub mod lambda_event;
+pub mod limiter;
 pub mod log;
 pub mod metrics;
 pub mod notify;

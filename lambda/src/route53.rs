@@ -2,6 +2,8 @@
 
 use crate::aws_error;
 use crate::dns::{Current, Dns, DnsError};
+use crate::limiter::Limiter;
+use crate::log;
 use crate::retry::{retry, Backoff, Transient};
 use aws_sdk_route53::config::http::HttpResponse;
 use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
@@ -27,12 +29,50 @@ const THROTTLE_CODES: [&str; 5] = [
 pub struct Route53 {
     client: Client,
     backoff: Backoff,
+    pace: Option<Limiter>,
 }
 
 impl Route53 {
     /// Uses `client`; each operation retries within `backoff`.
     pub fn new(client: Client, backoff: Backoff) -> Self {
-        Route53 { client, backoff }
+        Route53 {
+            client,
+            backoff,
+            pace: None,
+        }
+    }
+
+    /// Books each call a slot of the account-wide schedule first (see [`crate::limiter`]).
+    pub fn paced(mut self, limiter: Limiter) -> Self {
+        self.pace = Some(limiter);
+        self
+    }
+
+    /// Waits for this call's slot and returns the retry settings for the rest of the budget;
+    /// an error if the schedule is booked beyond the budget. If the table cannot be reached
+    /// the call goes unpaced (throttling is still retried).
+    async fn wait_turn(&self, what: &str) -> Result<Backoff, DnsError> {
+        let Some(pace) = &self.pace else {
+            return Ok(self.backoff);
+        };
+        match pace.book(self.backoff.budget).await {
+            Ok(Some(wait)) => {
+                tokio::time::sleep(wait).await;
+                Ok(Backoff {
+                    budget: self.backoff.budget.saturating_sub(wait),
+                    ..self.backoff
+                })
+            }
+            Ok(None) => Err(DnsError::Throttled(format!(
+                "{what}: the account's Route 53 calls are booked more than {} ms ahead ({}/s)",
+                self.backoff.budget.as_millis(),
+                pace.limit().rate
+            ))),
+            Err(e) => {
+                log::warn(format!("{what}: unpaced Route 53 call: {e}"));
+                Ok(self.backoff)
+            }
+        }
     }
 
     /// The SDK client (the admin CLI uses it for zone lookups).
@@ -138,7 +178,8 @@ fn current_of(sets: &[ResourceRecordSet], name: &str, rtype: RecordType) -> Curr
 
 impl Dns for Route53 {
     async fn get(&self, zone_id: &str, name: &str, rtype: RecordType) -> Result<Current, DnsError> {
-        let (result, _) = retry(self.backoff, || async {
+        let backoff = self.wait_turn("ListResourceRecordSets").await?;
+        let (result, _) = retry(backoff, || async {
             self.client
                 .list_resource_record_sets()
                 .hosted_zone_id(zone_id)
@@ -154,6 +195,13 @@ impl Dns for Route53 {
         Ok(current_of(out.resource_record_sets(), name, rtype))
     }
 
+    async fn saturated(&self) -> bool {
+        match &self.pace {
+            Some(pace) => pace.full(self.backoff.budget).await,
+            None => false,
+        }
+    }
+
     async fn upsert(
         &self,
         zone_id: &str,
@@ -164,7 +212,8 @@ impl Dns for Route53 {
     ) -> Result<(), DnsError> {
         let batch = change_batch(name, rtype, ip, ttl)
             .map_err(|e| DnsError::Rejected(format!("building the change: {e}")))?;
-        let (result, _) = retry(self.backoff, || async {
+        let backoff = self.wait_turn("ChangeResourceRecordSets").await?;
+        let (result, _) = retry(backoff, || async {
             self.client
                 .change_resource_record_sets()
                 .hosted_zone_id(zone_id)

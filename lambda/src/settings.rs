@@ -1,12 +1,16 @@
 //! Backend settings from the environment (the SAM template sets them on Lambda).
 
 use crate::handler::Policy;
+use crate::limiter::{SlotLimit, DEFAULT_BURST, DEFAULT_RATE};
 use crate::store::RateLimit;
 use std::fmt;
 use std::time::Duration;
 
+/// Default time budget for one Route 53 call, retries and slot wait included.
+pub const DEFAULT_DNS_BUDGET_MS: u64 = 8000;
+
 /// Everything the backend reads from its environment.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     /// DynamoDB table (`DYN53_TABLE`, required).
     pub table: String,
@@ -18,6 +22,9 @@ pub struct Settings {
     pub namespace: String,
     /// Time budget for retrying one throttled Route 53 call (`DYN53_DNS_BUDGET_MS`, 8000).
     pub dns_budget: Duration,
+    /// Account-wide pacing of Route 53 calls (`DYN53_ROUTE53_RATE`, `DYN53_ROUTE53_BURST`;
+    /// none when the rate is 0).
+    pub route53_pace: Option<SlotLimit>,
     /// Rate limits and timings of the flow.
     pub policy: Policy,
 }
@@ -34,6 +41,7 @@ impl fmt::Debug for Settings {
             )
             .field("namespace", &self.namespace)
             .field("dns_budget", &self.dns_budget)
+            .field("route53_pace", &self.route53_pace)
             .field("policy", &self.policy)
             .finish()
     }
@@ -85,6 +93,30 @@ impl Settings {
                 .parse::<u64>()
                 .map_err(|_| SettingsError(format!("{k}={v:?} must be a whole number"))),
         };
+        let rate = match get("DYN53_ROUTE53_RATE") {
+            None => DEFAULT_RATE,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && (0.0..=1000.0).contains(r))
+                .ok_or_else(|| {
+                    SettingsError(format!(
+                        "DYN53_ROUTE53_RATE={v:?} must be Route 53 calls per second, 0 to 1000 \
+                         (0: no pacing)"
+                    ))
+                })?,
+        };
+        let burst = number("DYN53_ROUTE53_BURST", u64::from(DEFAULT_BURST))?;
+        if burst == 0 || burst > 1000 {
+            return Err(SettingsError(format!(
+                "DYN53_ROUTE53_BURST={burst} must be 1 to 1000"
+            )));
+        }
+        let route53_pace = (rate > 0.0).then_some(SlotLimit {
+            rate,
+            burst: burst as u32,
+        });
         let d = Policy::default();
         let policy = Policy {
             set_limit: limit("DYN53_RATE_LIMIT", d.set_limit)?,
@@ -94,6 +126,8 @@ impl Settings {
                 "DYN53_LOCK_WAIT_MS",
                 d.lock_wait.as_millis() as u64,
             )?),
+            record_trust: number("DYN53_RECORD_TRUST_SECS", d.record_trust)?,
+            record_confirm: number("DYN53_RECORD_CONFIRM_SECS", d.record_confirm)?,
             ..d
         };
         Ok(Settings {
@@ -101,7 +135,11 @@ impl Settings {
             topic_arn: get("DYN53_TOPIC_ARN"),
             nonce_key,
             namespace: get("DYN53_METRICS_NAMESPACE").unwrap_or_else(|| "dyn53".into()),
-            dns_budget: Duration::from_millis(number("DYN53_DNS_BUDGET_MS", 8000)?),
+            dns_budget: Duration::from_millis(number(
+                "DYN53_DNS_BUDGET_MS",
+                DEFAULT_DNS_BUDGET_MS,
+            )?),
+            route53_pace,
             policy,
         })
     }
@@ -131,5 +169,23 @@ mod tests {
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "x")]).is_err());
         let s = from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", &"k".repeat(32))]).unwrap();
         assert!(!format!("{s:?}").contains("kkkk"));
+        assert_eq!(s.route53_pace, Some(SlotLimit::default()));
+        let s = from(&[("DYN53_TABLE", "t"), ("DYN53_ROUTE53_RATE", "0")]).unwrap();
+        assert_eq!(s.route53_pace, None);
+        let s = from(&[
+            ("DYN53_TABLE", "t"),
+            ("DYN53_ROUTE53_RATE", "2.5"),
+            ("DYN53_ROUTE53_BURST", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.route53_pace,
+            Some(SlotLimit {
+                rate: 2.5,
+                burst: 5
+            })
+        );
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_ROUTE53_RATE", "-1")]).is_err());
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_ROUTE53_BURST", "0")]).is_err());
     }
 }

@@ -1,8 +1,10 @@
 //! What the handler needs from its table: host configs, spent nonces, rate limits, locks.
 
 use crate::host::HostConfig;
+use dyn53::protocol::RecordType;
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 
 /// A limit of `max` calls per `window` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,15 @@ impl fmt::Display for RateLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.max, self.window)
     }
+}
+
+/// What the table remembers of a record: the address dyn53 last wrote or saw there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// The address.
+    pub ip: IpAddr,
+    /// When it was written or last confirmed, Unix seconds.
+    pub at: u64,
 }
 
 /// Why a table call failed. Details are for the server log only.
@@ -86,6 +97,22 @@ pub trait HostStore: Send + Sync {
         &self,
         hostname: &str,
         owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What the table remembers of `hostname`'s `rtype` record.
+    fn known_record(
+        &self,
+        hostname: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<Option<Known>, StoreError>> + Send;
+
+    /// Remembers `ip` (None: forgets) as `hostname`'s `rtype` record at `now`.
+    fn remember_record(
+        &self,
+        hostname: &str,
+        rtype: RecordType,
+        ip: Option<IpAddr>,
+        now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The server's nonce key, created (once, race-free) on first use.
