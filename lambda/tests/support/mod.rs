@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod certs;
 pub mod fleet;
+pub mod herd_sim;
 pub mod proxy;
 pub mod router;
 pub mod wire;
