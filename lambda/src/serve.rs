@@ -64,8 +64,7 @@ pub async fn serve<H: Handle>(
                 let header = header.clone();
                 let in_flight = in_flight.clone();
                 async move {
-                    let reply =
-                        respond(&*handler, req, peer.ip(), header.as_ref(), &in_flight).await;
+                    let reply = respond(handler, req, peer.ip(), header.as_ref(), &in_flight).await;
                     Ok::<_, Infallible>(reply)
                 }
             });
@@ -110,11 +109,11 @@ fn refuse(answer: Answer) -> Response<Full<Bytes>> {
 }
 
 async fn respond<H: Handle>(
-    handler: &H,
+    handler: Arc<H>,
     req: Request<Incoming>,
     peer: IpAddr,
     proxy_header: Option<&HeaderName>,
-    in_flight: &Semaphore,
+    in_flight: &Arc<Semaphore>,
 ) -> Response<Full<Bytes>> {
     let source = match proxy_header {
         None => canonical_ip(peer),
@@ -150,15 +149,32 @@ async fn respond<H: Handle>(
             ))
         }
     };
-    // The semaphore is never closed; if it were, answering anyway is the safe side.
-    let _turn = in_flight.acquire().await.ok();
-    let reply = handler
-        .handle(Call {
-            source,
-            method,
-            query,
-            body,
-        })
-        .await;
+    // A request whose client leaves while it waits for its turn is dropped; once started,
+    // it runs to the end in its own task (as a Lambda invocation does), so a client that
+    // gives up mid-update cannot leave the host's lock held or a change half done.
+    let Ok(turn) = in_flight.clone().acquire_owned().await else {
+        return refuse(Answer::error(ErrorCode::Unavailable, "shutting down"));
+    };
+    let call = Call {
+        source,
+        method,
+        query,
+        body,
+    };
+    let task = tokio::spawn(async move {
+        let reply = handler.handle(call).await;
+        drop(turn);
+        reply
+    });
+    let reply = match task.await {
+        Ok(reply) => reply,
+        Err(e) => {
+            log::error(format!("request from {source} failed: {e}"));
+            Reply::from(&Answer::error(
+                ErrorCode::Internal,
+                "internal error; try again later",
+            ))
+        }
+    };
     response(reply, false)
 }

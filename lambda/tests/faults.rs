@@ -515,3 +515,60 @@ async fn table_writes_repeated_after_a_timeout_count_once() {
         "{raw}"
     );
 }
+
+#[tokio::test]
+async fn client_leaving_mid_update_does_not_leave_it_half_done() {
+    let s = Stack::new("fault-leave").await;
+    let host = s.name("home");
+    let secret = s.add_host("home", |_| {}).await;
+    let aws = Proxy::start(common::moto().addr);
+    let svc = service(&s, &aws, &[]);
+    // Route 53 takes its time with the change; the client does not wait for it.
+    aws.set_rules(vec![Rule::times(
+        Match::Route53Change,
+        Fault::DelayAnswer(Duration::from_millis(1500)),
+        1,
+    )]);
+    {
+        let mut c = Conn::open(svc.addr);
+        let get = c.request(
+            "POST",
+            "/",
+            &[JSON],
+            br#"{"execution_mode":"get","protocol":2}"#,
+        );
+        let nonce = parse(&get.body).nonce.unwrap();
+        let body = v2_body(&host, A, LOOPBACK, IpMode::Source, &nonce, &secret);
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        c.send_raw(head.as_bytes()).unwrap();
+        // (Logged once answered: the read is done, so the change is on its way.)
+        wait_until("the record read", || {
+            aws.count(|x| x.kind == Kind::Route53("ListResourceRecordSets")) > 0
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // The connection closes here, while Route 53 holds the change's answer.
+    }
+    // The update still finishes: record set, lock released, owner told once.
+    wait_until("the notification", || !s.sns_texts().is_empty());
+    let (status, r, raw) = v2_set(&svc, &host, &secret);
+    assert_eq!(
+        (status, r.outcome),
+        (200, dyn53::protocol::Outcome::Unchanged),
+        "{raw}"
+    );
+    assert_eq!(
+        s.record(&host, A).await.map(|r| r.0),
+        Some(vec![LOOPBACK.to_string()])
+    );
+    assert_eq!(
+        notices(&s),
+        (
+            vec![format!("dyn53: {host} A changed none -> 127.0.0.1 (")],
+            vec![]
+        )
+    );
+    assert_eq!(aws.changes_forwarded(), 1);
+}

@@ -13,7 +13,8 @@
 //!   `dyn53_backend::retry::Backoff` (full jitter, 8 s budget) and, with the account-wide
 //!   slot limiter, scheduled by `dyn53_backend::limiter`'s rule;
 //! - the front: Lambda with reserved concurrency (429 when full) or the local service
-//!   (`serve::MAX_IN_FLIGHT`, the rest queue).
+//!   (`serve::MAX_IN_FLIGHT`, the rest queue; a request whose client gave up in the queue
+//!   is dropped); either way a started request runs to its end.
 //!
 //! Latencies of AWS calls are parameters (defaults: typical in-region figures); the real-time
 //! herd test checks the model against the real service on moto behind a throttling proxy.
@@ -691,8 +692,13 @@ impl Sim {
         );
         if held_slot {
             self.busy -= 1;
-            if let Some(next) = self.waiting_line.pop_front() {
-                self.begin(next);
+            // A request whose client gave up while it waited is dropped, never started.
+            while let Some(next) = self.waiting_line.pop_front() {
+                let f = &self.flows[next];
+                if self.runs[f.run].waiting == Some(f.seq) {
+                    self.begin(next);
+                    break;
+                }
             }
         }
     }
