@@ -26,9 +26,17 @@ use support::herd_sim::{self, Front, Params};
 use support::proxy::{Bucket, Done, Fault, Match, Proxy, Rule};
 use support::router::{client_bin, config, TempDir};
 
+/// The fleet setting SCALING.md recommends beyond about 4,000 routers per account.
+fn fleet(hosts: usize) -> Params {
+    Params {
+        record_confirm: 3600.0,
+        ..Params::new(hosts)
+    }
+}
+
 #[test]
 fn model_10000_routers_all_correct_within_the_account_limit() {
-    let r = herd_sim::run(Params::new(10_000));
+    let r = herd_sim::run(fleet(10_000));
     eprintln!("{r:#?}");
     let all = r.all_correct.expect("every record correct");
     assert!(all < 6.0 * 3600.0);
@@ -266,7 +274,33 @@ fn model_matrix() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    for (name, base) in [("before", Params::before(n)), ("now", Params::new(n))] {
+    let confirm = Params {
+        record_confirm: 3600.0,
+        ..Params::new(n)
+    };
+    for hosts in [2_000, 4_000, 6_000, 10_000, 20_000, 30_000] {
+        for c in [0.0, 3600.0] {
+            let r = herd_sim::run(Params {
+                steady: true,
+                record_confirm: c,
+                horizon: 3600.0,
+                ..Params::new(hosts)
+            });
+            println!(
+                "steady {hosts:>6} confirm {c:>5}: r53 {:.1}/s runs {} failed {} 503 {} 429f {}",
+                r.route53_ok as f64 / 3600.0,
+                r.runs,
+                r.runs_failed,
+                r.answers_503,
+                r.front_429
+            );
+        }
+    }
+    for (name, base) in [
+        ("before", Params::before(n)),
+        ("now", Params::new(n)),
+        ("conf", confirm),
+    ] {
         for front in [
             Front::Lambda(5),
             Front::Lambda(50),
@@ -426,21 +460,18 @@ async fn bench_herd() {
         real.failed_runs.to_string(),
         "runs",
     );
+    // 10,000 routers on Lambda (reserved concurrency 5, the template's default): the
+    // defaults, the fleet setting (DYN53_RECORD_CONFIRM_SECS=3600), the design before
+    // issue 6; and the fleet setting without a concurrency reservation (1000).
     for (tag, p) in [
         ("backend_herd_10000", Params::new(10_000)),
+        ("backend_herd_10000_confirm3600", fleet(10_000)),
         ("backend_herd_10000_before", Params::before(10_000)),
         (
-            "backend_herd_10000_conc1000",
+            "backend_herd_10000_conc1000_confirm3600",
             Params {
                 front: Front::Lambda(1000),
-                ..Params::new(10_000)
-            },
-        ),
-        (
-            "backend_herd_10000_conc1000_before",
-            Params {
-                front: Front::Lambda(1000),
-                ..Params::before(10_000)
+                ..fleet(10_000)
             },
         ),
     ] {
@@ -477,6 +508,29 @@ async fn bench_herd() {
             &format!("{tag}_error_texts"),
             r.error_notices.to_string(),
             "texts",
+        );
+    }
+    // Steady state for an hour, nobody's address changing: what one account sustains.
+    for (tag, confirm) in [
+        ("backend_steady_10000", 0.0),
+        ("backend_steady_10000_confirm3600", 3600.0),
+    ] {
+        eprintln!("herd: model {tag}");
+        let r = herd_sim::run(Params {
+            steady: true,
+            record_confirm: confirm,
+            horizon: 3600.0,
+            ..Params::new(10_000)
+        });
+        b(
+            &format!("{tag}_route53_rate"),
+            format!("{:.1}", r.route53_ok as f64 / 3600.0),
+            "req/s",
+        );
+        b(
+            &format!("{tag}_failed_runs"),
+            r.runs_failed.to_string(),
+            "runs/h",
         );
     }
 }

@@ -68,6 +68,12 @@ pub struct Params {
     pub records_known: bool,
     /// Whether the backend schedules Route 53 calls in account-wide slots (the limiter).
     pub limiter: bool,
+    /// `DYN53_RECORD_CONFIRM_SECS`: a set of the address the table confirmed less than this
+    /// long ago is answered without reading the record (0: always read).
+    pub record_confirm: f64,
+    /// Steady state instead of a herd: every record is already correct, routers only run
+    /// their periodic loop, and the run lasts `horizon`.
+    pub steady: bool,
     /// Whether a 503 for Route 53 being busy also texts the owner (the old design).
     pub busy_notices: bool,
     /// Whether clients draw their pauses (`backoff_with`) or take the nominal ones.
@@ -181,6 +187,8 @@ impl Params {
             net_latency: 0.040,
             records_known: true,
             limiter: true,
+            record_confirm: 0.0,
+            steady: false,
             busy_notices: false,
             client_jitter: true,
             hotplug: true,
@@ -316,6 +324,8 @@ impl Ord for Queued {
 
 struct Router {
     correct_at: Option<f64>,
+    /// When the table last wrote or confirmed the record's address.
+    confirmed_at: f64,
     locked_by: Option<usize>,
     window_start: f64,
     window_count: u32,
@@ -415,6 +425,7 @@ pub fn run(p: Params) -> Report {
         routers: (0..p.hosts)
             .map(|_| Router {
                 correct_at: None,
+                confirmed_at: f64::NEG_INFINITY,
                 locked_by: None,
                 window_start: f64::NEG_INFINITY,
                 window_count: 0,
@@ -459,6 +470,9 @@ impl Sim {
     }
 
     fn start(&mut self) {
+        if self.p.steady {
+            return self.start_steady();
+        }
         for router in 0..self.p.hosts {
             let up = self.rng.f64() * self.p.wan_up_spread;
             if self.p.hotplug {
@@ -501,6 +515,32 @@ impl Sim {
         }
     }
 
+    /// Steady state: records right, confirmed at random times within the confirm window,
+    /// each router's loop at a random point of its interval.
+    fn start_steady(&mut self) {
+        for router in 0..self.p.hosts {
+            let r = &mut self.routers[router];
+            r.correct_at = Some(0.0);
+            r.confirmed_at = -self.rng.f64() * self.p.record_confirm;
+            let first = self.rng.f64() * self.p.code.check_interval;
+            self.at(
+                first,
+                Ev::RunStart {
+                    router,
+                    periodic: true,
+                },
+            );
+        }
+        self.r.correct = self.p.hosts;
+        while let Some(q) = self.queue.pop() {
+            if q.at > self.p.horizon {
+                break;
+            }
+            self.now = q.at;
+            self.handle(q.ev);
+        }
+    }
+
     fn finish(mut self) -> Report {
         let mut times: Vec<f64> = self.routers.iter().filter_map(|r| r.correct_at).collect();
         times.sort_by(f64::total_cmp);
@@ -514,7 +554,7 @@ impl Sim {
         self.r.correct_p50 = pick(0.5);
         self.r.correct_p90 = pick(0.9);
         self.r.correct_p99 = pick(0.99);
-        if self.r.correct == self.p.hosts {
+        if self.r.correct == self.p.hosts && !self.p.steady {
             self.r.all_correct = times.last().copied();
         }
         self.r.route53_peak_ok = self.ok_per_s.iter().copied().max().unwrap_or(0);
@@ -626,7 +666,9 @@ impl Sim {
             self.r.runs_failed += 1;
         }
         let (router, periodic) = (self.runs[run].router, self.runs[run].periodic);
-        if periodic && self.routers[router].correct_at.is_none() {
+        // The loop goes on after the record is right: its later runs read the record (or
+        // not, with record_confirm) and so compete with the herd for Route 53.
+        if periodic {
             let next = if ok {
                 self.p.code.check_interval
             } else {
@@ -747,7 +789,13 @@ impl Sim {
                 if self.routers[router].locked_by.is_none() {
                     self.routers[router].locked_by = Some(flow);
                     if self.routers[router].correct_at.is_some() {
-                        // Another run of this router already fixed it: List says unchanged.
+                        // Already right: confirmed recently enough, or read to make sure.
+                        let confirm = self.p.record_confirm;
+                        if confirm > 0.0 && self.now - self.routers[router].confirmed_at < confirm {
+                            self.flows[flow].phase = Phase::Post { changed: false };
+                            let d = self.p.dynamo_latency;
+                            return self.at(d, Ev::Step { flow });
+                        }
                         return self.call_route53(flow, false);
                     }
                     if self.p.records_known {
@@ -835,6 +883,7 @@ impl Sim {
             if !change {
                 let lat = self.p.list_latency;
                 if self.routers[router].correct_at.is_some() {
+                    self.routers[router].confirmed_at = self.now + lat;
                     self.flows[flow].phase = Phase::Post { changed: false };
                 } else {
                     self.flows[flow].phase = Phase::Call {
@@ -848,6 +897,7 @@ impl Sim {
                 return self.at(lat, Ev::Step { flow });
             }
             let lat = self.p.change_latency;
+            self.routers[router].confirmed_at = self.now + lat;
             if self.routers[router].correct_at.is_none() {
                 self.routers[router].correct_at = Some(self.now + lat);
                 self.r.correct += 1;
