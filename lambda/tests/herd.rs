@@ -6,6 +6,8 @@
 //! - `herd_through_throttled_route53`: the real local service and the real `dyn53` client
 //!   for each router, with a proxy in front of moto that throttles Route 53 like an account
 //!   (token bucket): every record ends correct, one change and one notification per router.
+//! - `paced_*`, `confirmed_*`: the pacing refuses without calling Route 53; the record
+//!   memory answers "unchanged" without a read only with DYN53_RECORD_CONFIRM_SECS.
 //! - `bench_herd` (ignored; tests/bench/load-herd): the real run at DYN53_HERD_HOSTS
 //!   routers (default 500) next to the model's prediction for it, and the model at 10,000.
 
@@ -533,4 +535,45 @@ async fn bench_herd() {
             "runs/h",
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_records_skip_the_read_only_when_asked() {
+    let s = Stack::new("herd-confirm").await;
+    let hosts = add_hosts(&s, 2).await;
+    let aws = Proxy::start(common::moto().addr);
+    let url = aws.url();
+    let lists = || aws.count(|x| x.kind == support::proxy::Kind::Route53("ListResourceRecordSets"));
+    for (host, confirm, reads_on_repeat) in [(&hosts[0], "0", 1), (&hosts[1], "3600", 0)] {
+        let backend = Backend::start(
+            &s,
+            &[
+                ("AWS_ENDPOINT_URL", url.as_str()),
+                ("DYN53_RECORD_CONFIRM_SECS", confirm),
+            ],
+        );
+        let mut c = support::wire::Conn::open(support::wire::loopback(40), backend.addr)
+            .await
+            .unwrap();
+        let first = c.update_v2(&host.name, &host.secret).await.unwrap();
+        assert_eq!(first.status, 201, "{first:?}");
+        let before = lists();
+        let again = c.update_v2(&host.name, &host.secret).await.unwrap();
+        assert_eq!(
+            (again.status, again.r.outcome),
+            (200, dyn53::protocol::Outcome::Unchanged)
+        );
+        assert_eq!(lists() - before, reads_on_repeat, "confirm {confirm}");
+        // A new address is never held back by it.
+        let mut moved = support::wire::Conn::open(support::wire::loopback(41), backend.addr)
+            .await
+            .unwrap();
+        let next = moved.update_v2(&host.name, &host.secret).await.unwrap();
+        assert_eq!(
+            next.r.previous,
+            Some(support::wire::loopback(40)),
+            "{next:?}"
+        );
+    }
+    assert_eq!(aws.changes_forwarded(), 4);
 }
