@@ -2,48 +2,17 @@
 //! the config `dyn53-backend host add` printed, pasted as is.
 
 mod common;
+// Only client_bin is used here; the rest serves the fault, race and herd tests.
+#[allow(dead_code)]
+#[path = "support/router.rs"]
+mod router;
 
 use common::service::{backend_bin, Service};
 use common::Stack;
 use dyn53::protocol::RecordType;
+use router::client_bin;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-
-/// The client binary: DYN53_CLIENT_BIN, else the workspace build next to this test
-/// (`cargo test --workspace` builds it), else a build into a separate target directory.
-fn client_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("DYN53_CLIENT_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let sibling = profile_dir.join("dyn53");
-    if sibling.exists() {
-        return sibling;
-    }
-    // `cargo test -p dyn53-backend` alone: build the client without touching the running
-    // cargo's target directory lock.
-    let target = profile_dir.join("client-e2e");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "dyn53",
-            "--bin",
-            "dyn53",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("run cargo build")
-        .success();
-    assert!(ok, "building the dyn53 client failed");
-    target.join("debug/dyn53")
-}
 
 fn run(cmd: &mut Command) -> (Output, String, String) {
     let o = cmd.output().expect("run");
