@@ -1,7 +1,7 @@
 //! Checks the protocol against vectors computed by sha256sum, openssl and Python
 //! (tests/vectors/generate.sh), not by this crate.
 
-use dyn53::protocol::{v1_token, v1_verify, IpMode, RecordType, SignedFields};
+use dyn53::protocol::{v1_json, v1_token, v1_verify, IpMode, RecordType, SignedFields};
 
 fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
@@ -47,4 +47,18 @@ fn v2_vectors() {
         n += 1;
     }
     assert_eq!(n, 3);
+}
+
+#[test]
+fn v1_answers_are_written_as_python_json_dumps_writes_them() {
+    let mut n = 0;
+    for f in rows(include_str!("vectors/v1_answers.tsv")) {
+        let [ok, message, want] = f[..] else {
+            panic!("bad row {f:?}")
+        };
+        let message = String::from_utf8(hex::decode(message).unwrap()).unwrap();
+        assert_eq!(v1_json(ok == "1", &message), want, "{message:?}");
+        n += 1;
+    }
+    assert_eq!(n, 9);
 }

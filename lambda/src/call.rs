@@ -1,7 +1,7 @@
 //! One HTTP call, independent of how it arrived (function URL event, API Gateway event,
 //! or the local service), and the reply to it.
 
-use dyn53::protocol::{ErrorCode, Request, Response, MAX_BODY};
+use dyn53::protocol::{ErrorCode, Form, Request, Response, MAX_BODY};
 use std::net::IpAddr;
 
 /// The HTTP methods the protocol uses.
@@ -50,12 +50,27 @@ pub struct Reply {
     pub body: String,
 }
 
+impl Reply {
+    /// The answer to a request in `form` (v1: the reference's shape and codes).
+    pub fn render(r: &Response, form: Form) -> Self {
+        let (status, body) = r.render(form);
+        Reply { status, body }
+    }
+}
+
+/// An answer given before the request was read (its form unknown): dyn53's full shape.
 impl From<&Response> for Reply {
     fn from(r: &Response) -> Self {
-        Reply {
-            status: r.http_status(),
-            body: r.to_json(),
-        }
+        Reply::render(r, Form::V2)
+    }
+}
+
+/// The form of a call, which decides how it is answered: a JSON body is v1 unless it asks
+/// for protocol 2; everything else (query string, malformed) is answered as v1.
+pub fn form(call: &Call) -> Form {
+    match call.method {
+        Method::Post if !call.body.iter().all(u8::is_ascii_whitespace) => Form::of_json(&call.body),
+        _ => Form::Query,
     }
 }
 

@@ -16,8 +16,8 @@ use crate::notify::{self, Message, Notifier};
 use crate::random;
 use crate::store::{HostStore, RateLimit, StoreError};
 use dyn53::protocol::{
-    canonical_ip, check_nonce, issue_nonce, v1_verify, ErrorCode, IpMode, NonceError, RecordType,
-    Request, Response, SetV1, SetV2, SignedFields,
+    canonical_ip, check_nonce, issue_nonce, v1_changed, v1_verify, ErrorCode, Form, IpMode,
+    NonceError, Outcome, RecordType, Request, Response, SetV1, SetV2, SignedFields,
 };
 use std::future::Future;
 use std::net::IpAddr;
@@ -152,17 +152,19 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     pub async fn answer(&self, call: Call) -> Reply {
         let source = canonical_ip(call.source);
         let mut tally = Tally::default();
+        let form = call::form(&call);
         let resp = match call::parse(&call) {
             Err(resp) => resp,
-            Ok(Request::Get) => self.get(source, asks_for_v2(&call), &mut tally).await,
-            Ok(Request::SetV1(r)) => self.set_v1(&r, source, &mut tally).await,
+            Ok(Request::Get) if form != Form::V2 => Response::ip(source, None),
+            Ok(Request::Get) => self.get(source, &mut tally).await,
+            Ok(Request::SetV1(r)) => self.set_v1(&r, form, source, &mut tally).await,
             Ok(Request::SetV2(r)) => self.set_v2(&r, source, &mut tally).await,
         };
         if !tally.counts.is_empty() {
             let host = tally.host.as_deref().unwrap_or(UNKNOWN_HOST);
             self.metrics.record(host, tally.counts, now_ms());
         }
-        Reply::from(&resp)
+        Reply::render(&resp, form)
     }
 
     async fn nonce_key(&self) -> Result<&[u8], StoreError> {
@@ -172,28 +174,26 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             .map(Vec::as_slice)
     }
 
-    async fn get(&self, source: IpAddr, v2: bool, tally: &mut Tally) -> Response {
-        // Every get carries a nonce: a v1 client ignores the extra field.
-        let nonce = match (self.nonce_key().await, random::bytes::<16>()) {
-            (Ok(key), Ok(rand)) => Some(issue_nonce(key, now_unix(), &rand)),
-            (Err(e), _) if v2 => return self.store_failed(e, tally),
-            (Err(e), _) => {
-                log::error(format!("get: no nonce issued: {e}"));
-                None
-            }
-            (_, Err(e)) => {
-                log::error(format!("get: no nonce issued: {e}"));
-                if v2 {
-                    tally.counts.error = 1;
-                    return Response::error(ErrorCode::Internal, "internal error; try again later");
-                }
-                None
-            }
+    /// A v2 get: the caller's address and a nonce. Without a nonce the answer is useless,
+    /// so a table outage is a retryable 503, not an answer a v2 client would read as "this
+    /// backend does not speak protocol 2". (A v1 get is the bare address: no nonce, since
+    /// the reference's clients take every digit of the answer as the address.)
+    async fn get(&self, source: IpAddr, tally: &mut Tally) -> Response {
+        let key = match self.nonce_key().await {
+            Ok(key) => key,
+            Err(e) => return self.store_failed(e, tally),
         };
-        Response::ip(source, nonce)
+        match random::bytes::<16>() {
+            Ok(rand) => Response::ip(source, Some(issue_nonce(key, now_unix(), &rand))),
+            Err(e) => {
+                log::error(format!("get: no nonce issued: {e}"));
+                tally.counts.error = 1;
+                Response::error(ErrorCode::Internal, "internal error; try again later")
+            }
+        }
     }
 
-    async fn set_v1(&self, r: &SetV1, source: IpAddr, tally: &mut Tally) -> Response {
+    async fn set_v1(&self, r: &SetV1, form: Form, source: IpAddr, tally: &mut Tally) -> Response {
         let ip_text = source.to_string();
         let verify = |secret: &str| v1_verify(&ip_text, &r.hostname_raw, secret, &r.hash);
         let host = match self.authenticate(&r.hostname, verify, source, tally).await {
@@ -205,8 +205,13 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         if !host.protocols.allows(1) {
             return not_allowed(&host, "this host does not accept protocol 1 requests");
         }
-        self.apply(&host, RecordType::for_ip(source), source, tally)
-            .await
+        let mut resp = self
+            .apply(&host, RecordType::for_ip(source), source, tally)
+            .await;
+        if resp.outcome == Outcome::Changed {
+            resp.message = v1_changed(form, &r.hostname_raw, source);
+        }
+        resp
     }
 
     async fn set_v2(&self, r: &SetV2, source: IpAddr, tally: &mut Tally) -> Response {
@@ -602,16 +607,6 @@ enum Failure {
     Store(StoreError),
     Foreign,
     Limited,
-}
-
-/// Whether a get asked for protocol 2 (`"protocol":2`): without a nonce it is useless, so a
-/// table outage must be a retryable 503 for it, not an answer a v2 client reads as "this
-/// backend does not speak protocol 2". A v1 get still gets the bare address.
-fn asks_for_v2(call: &Call) -> bool {
-    dyn53::protocol::json::parse(&call.body)
-        .ok()
-        .and_then(|o| o.uint("protocol").ok().flatten())
-        == Some(2)
 }
 
 fn not_allowed(host: &HostConfig, why: &str) -> Response {

@@ -61,7 +61,7 @@ async fn secret_works(s: &Stack, host: &str, secret: &str) -> bool {
             source: ip.parse().unwrap(),
             method: Method::Post,
             query: None,
-            body: br#"{"execution_mode":"get"}"#.to_vec(),
+            body: br#"{"execution_mode":"get","protocol":2}"#.to_vec(),
         })
         .await;
     let nonce = dyn53::protocol::Response::from_json(get.body.as_bytes())

@@ -14,7 +14,7 @@ use dyn53_backend::lambda_event;
 use dyn53_backend::metrics::UNKNOWN_HOST;
 use dyn53_backend::store::RateLimit;
 use lambda_http::request::LambdaRequest;
-use lambda_http::Body;
+use lambda_http::{Body, RequestExt};
 use serde_json::{json, Value};
 
 const A: RecordType = RecordType::A;
@@ -102,17 +102,23 @@ impl T {
             resp.headers().get("content-type").unwrap(),
             "application/json"
         );
+        // The reference handler's CORS headers.
+        for (k, v) in [
+            ("access-control-allow-headers", "Content-Type"),
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-methods", "GET"),
+        ] {
+            assert_eq!(resp.headers().get(k).unwrap(), v);
+        }
         let raw = match resp.body() {
             Body::Text(t) => t.clone(),
             Body::Binary(b) => String::from_utf8(b.clone()).unwrap(),
             _ => String::new(),
         };
-        let r = Response::from_json(raw.as_bytes()).unwrap_or_else(|e| panic!("{e}: {raw}"));
-        Got {
-            status: resp.status().as_u16(),
-            r,
-            raw,
-        }
+        let status = resp.status().as_u16();
+        let r =
+            Response::from_answer(status, raw.as_bytes()).unwrap_or_else(|e| panic!("{e}: {raw}"));
+        Got { status, r, raw }
     }
 
     /// POST a JSON body through the function URL fixture.
@@ -150,10 +156,24 @@ impl T {
     }
 }
 
+/// Whether an answer has exactly the reference's shape: the two fields, as json.dumps writes
+/// them, and no digits outside return_message.
+fn is_v1_shape(raw: &str) -> bool {
+    let v: Value = serde_json::from_str(raw).unwrap();
+    let msg = v["return_message"].as_str().unwrap_or_default();
+    v.as_object().unwrap().len() == 2
+        && raw == dyn53::protocol::v1_json(v["return_status"] == "success", msg)
+}
+
 fn assert_error(g: &Got, code: ErrorCode) {
     assert_eq!(g.r.outcome, Outcome::Error, "{}", g.raw);
     assert_eq!(g.r.error, Some(code), "{}", g.raw);
-    assert_eq!(g.status, code.http_status(), "{}", g.raw);
+    // v1 answers carry the reference's codes: 401 for an unknown host or a wrong hash.
+    let want = match (is_v1_shape(&g.raw), code) {
+        (true, ErrorCode::Auth) => 401,
+        _ => code.http_status(),
+    };
+    assert_eq!(g.status, want, "{}", g.raw);
     // No AWS error text, ever.
     for word in [
         "Exception",
@@ -291,7 +311,14 @@ async fn get_reports_source_ip_not_forwarded_header() {
             g.r.message, "192.0.2.250",
             "x-forwarded-for must be ignored"
         );
-        assert!(g.r.nonce.is_some());
+        // v1: the address and nothing else, so a digit-run match finds exactly it.
+        assert_eq!(
+            g.raw,
+            format!(r#"{{"return_status": "success", "return_message": "{ip}"}}"#)
+        );
+        let g = t.post(ip, r#"{"execution_mode":"get","protocol":2}"#).await;
+        assert_eq!(g.r.ip, Some(ip.parse().unwrap()));
+        assert!(g.r.nonce.is_some(), "v2 get: {}", g.raw);
     }
     assert!(t.m.metrics().is_empty());
 }
@@ -321,9 +348,10 @@ async fn v1_query_and_json_forms_on_every_event_shape() {
         g.r.message,
         format!("Your hostname record {host} has been set to {ip}")
     );
+    assert!(is_v1_shape(&g.raw), "{}", g.raw);
     assert_eq!(t.record(&host, A).await, Some(vec![ip.into()]));
 
-    // JSON form, as the 2023 reference client sends it.
+    // JSON form, as the 2023 reference client sends it: the 2023 wording.
     let ip = "203.0.113.11";
     let body = json!({"execution_mode":"set","ddns_hostname":host,"validation_hash":v1_hash(ip, &host, &secret)});
     let g = t.post(ip, &body.to_string()).await;
@@ -333,7 +361,45 @@ async fn v1_query_and_json_forms_on_every_event_shape() {
         "{}",
         g.raw
     );
+    assert_eq!(
+        g.raw,
+        format!(
+            r#"{{"return_status": "success", "return_message": "{host} has been updated to {ip}"}}"#
+        )
+    );
     assert_eq!(t.record(&host, A).await, Some(vec![ip.into()]));
+
+    // The 2015/2016 clients send the name with its trailing dot, and hash that: the answer
+    // names the host as sent.
+    let ip = "203.0.113.13";
+    let dotted = format!("{host}.");
+    let q = format!(
+        "mode=set&hostname={dotted}&hash={}",
+        v1_hash(ip, &dotted, &secret)
+    );
+    let g = t
+        .send(event("function-url.json", ip, "GET", &q, None))
+        .await;
+    assert_eq!(
+        g.raw,
+        format!(
+            r#"{{"return_status": "success", "return_message": "Your hostname record {dotted} has been set to {ip}"}}"#
+        )
+    );
+    assert_eq!(g.status, 201);
+    assert_eq!(t.record(&host, A).await, Some(vec![ip.into()]));
+    // A malformed hash gets the reference's words.
+    let g = t
+        .send(event(
+            "function-url.json",
+            ip,
+            "GET",
+            &format!("mode=set&hostname={dotted}&hash=abc"),
+            None,
+        ))
+        .await;
+    assert_error(&g, ErrorCode::BadRequest);
+    assert_eq!(g.r.message, dyn53::protocol::V1_BAD_HASH);
 
     // API Gateway REST API (2015 reference deployment), query form.
     let ip = "203.0.113.12";
@@ -382,7 +448,7 @@ async fn v1_query_and_json_forms_on_every_event_shape() {
         .await;
     assert_error(&g, ErrorCode::NotAllowed);
     assert_eq!(t.record(&host, AAAA).await, None);
-    assert_eq!(t.s.sns_texts().len(), 3);
+    assert_eq!(t.s.sns_texts().len(), 4);
 }
 
 #[tokio::test]
@@ -423,7 +489,13 @@ async fn unknown_host_and_wrong_secret_get_the_same_answer_and_change_nothing() 
         .send(event("function-url.json", other, "GET", &q, None))
         .await;
     assert_eq!(wrong_v1.raw, unknown_v1.raw);
-    assert_eq!(wrong_v1.raw, wrong.raw);
+    assert_eq!(
+        (wrong_v1.status, wrong_v1.raw.as_str()),
+        (
+            401,
+            r#"{"return_status": "fail", "return_message": "Validation hashes do not match."}"#
+        )
+    );
 
     assert_eq!(t.s.records().await, before, "nothing changed");
     // One auth-failure notification for the known host (throttled), none for the unknown.
@@ -792,4 +864,84 @@ async fn racing_sets_serialize_with_exact_notifications() {
             .any(|x| x.contains(&format!("changed {first} -> {last} ("))),
         "{texts:?}"
     );
+}
+
+/// A non-proxy API Gateway event: the JSON object a mapping template builds, as is.
+fn non_proxy(v: Value) -> lambda_http::Request {
+    let req = lambda_http::request::from_str(&v.to_string()).expect("a pass-through event");
+    assert!(matches!(
+        req.request_context_ref(),
+        Some(lambda_http::request::RequestContext::PassThrough)
+    ));
+    req
+}
+
+#[tokio::test]
+async fn mapping_template_events_of_2016_deployments() {
+    let t = T::new("nonproxy").await;
+    let host = t.s.name("old");
+    let secret = t.s.add_host("old", |_| {}).await;
+    let dotted = format!("{host}.");
+    let ip = "203.0.113.150";
+    let ev = |mode: &str, hostname: &str, hash: &str| {
+        json!({
+            "execution_mode": mode,
+            "source_ip": ip,
+            "query_string": format!("{{mode={mode}, hostname={hostname}, hash={hash}}}"),
+            "validation_hash": hash,
+            "set_hostname": hostname,
+        })
+    };
+    let g = t.send(non_proxy(ev("get", "", ""))).await;
+    assert_eq!(
+        g.raw,
+        format!(r#"{{"return_status": "success", "return_message": "{ip}"}}"#)
+    );
+    let hash = v1_hash(ip, &dotted, &secret);
+    let g = t.send(non_proxy(ev("set", &dotted, &hash))).await;
+    assert_eq!(
+        g.raw,
+        format!(
+            r#"{{"return_status": "success", "return_message": "Your hostname record {dotted} has been set to {ip}"}}"#
+        )
+    );
+    assert_eq!(t.record(&host, A).await, Some(vec![ip.into()]));
+    let g = t.send(non_proxy(ev("set", &dotted, &hash))).await;
+    assert_eq!(g.r.outcome, Outcome::Unchanged, "{}", g.raw);
+
+    // Refused, and nothing changes: a wrong hash, a hash for another address, a hostname
+    // trying to smuggle in query fields, an event without the gateway's source address.
+    let before = t.s.records().await;
+    let wrong = v1_hash(ip, &dotted, "guess");
+    let g = t.send(non_proxy(ev("set", &dotted, &wrong))).await;
+    assert_error(&g, ErrorCode::Auth);
+    let mut other = ev("set", &dotted, &v1_hash("198.51.100.1", &dotted, &secret));
+    other["source_ip"] = json!(ip);
+    assert_error(&t.send(non_proxy(other)).await, ErrorCode::Auth);
+    let sneaky = format!("{dotted}&hash={hash}");
+    let g = t.send(non_proxy(ev("set", &sneaky, &hash))).await;
+    assert_error(&g, ErrorCode::BadRequest);
+    let mut no_source = ev("set", &dotted, &hash);
+    no_source.as_object_mut().unwrap().remove("source_ip");
+    assert_error(&t.send(non_proxy(no_source)).await, ErrorCode::Internal);
+    assert_error(
+        &t.send(non_proxy(json!({"execution_mode": "put", "source_ip": ip})))
+            .await,
+        ErrorCode::BadRequest,
+    );
+    assert_eq!(t.s.records().await, before);
+}
+
+#[tokio::test]
+async fn merlin_design_event_without_host_or_token_is_refused() {
+    let t = T::new("merlinevent").await;
+    let host = t.s.name("merlin");
+    t.s.add_host("merlin", |h| h.allow_explicit_ip = true).await;
+    let ev = json!({"ip": "198.51.100.77", "X-Forwarded-For": "198.51.100.77, 10.0.0.1"});
+    let g = t.send(non_proxy(ev)).await;
+    assert_error(&g, ErrorCode::NotAllowed);
+    assert!(g.r.message.contains("cannot authenticate"), "{}", g.raw);
+    assert_eq!(t.record(&host, A).await, None);
+    assert!(t.s.sns_texts().is_empty());
+    assert!(t.m.metrics().is_empty());
 }

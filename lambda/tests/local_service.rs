@@ -73,17 +73,17 @@ async fn v1_query_form_and_bad_requests_over_http() {
     let svc = Service::start(&s, "127.0.0.1:0", &[], &[]);
 
     let get = once(svc.addr, "GET", "/?mode=get", b"");
-    assert!(
-        get.text().contains(r#""return_message":"127.0.0.1""#),
-        "{}",
-        get.text()
+    assert_eq!(
+        get.text(),
+        r#"{"return_status": "success", "return_message": "127.0.0.1"}"#
     );
 
     let mut c = Conn::open(svc.addr);
     // Malformed JSON: 400, and the connection stays usable.
     let bad = c.request("POST", "/", &[JSON], b"{\"execution_mode\":");
     assert_eq!(bad.status, 400);
-    assert_eq!(parse(&bad.body).error, Some(ErrorCode::BadRequest));
+    let r = Response::from_answer(bad.status, &bad.body).unwrap();
+    assert_eq!(r.error, Some(ErrorCode::BadRequest));
     let target = format!(
         "/?mode=set&hostname={host}&hash={}",
         v1_hash("127.0.0.1", &host, &secret)
@@ -94,14 +94,18 @@ async fn v1_query_form_and_bad_requests_over_http() {
         s.record(&host, RecordType::A).await.map(|r| r.0),
         Some(vec!["127.0.0.1".to_string()])
     );
-    // Wrong hash: 403 and nothing changes.
+    // Wrong hash: the reference's 401 and nothing changes.
     let before = s.records().await;
     let target = format!(
         "/?mode=set&hostname={host}&hash={}",
         v1_hash("127.0.0.1", &host, "wrong")
     );
     let denied = c.request("GET", &target, &[], b"");
-    assert_eq!(denied.status, 403);
+    assert_eq!(denied.status, 401);
+    assert_eq!(
+        denied.text(),
+        r#"{"return_status": "fail", "return_message": "Validation hashes do not match."}"#
+    );
     assert_eq!(s.records().await, before);
 }
 

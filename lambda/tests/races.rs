@@ -49,6 +49,18 @@ async fn race(
     out
 }
 
+/// The previous address the change notification to `ip` names.
+fn previous_in(texts: &[String], host: &str, ip: IpAddr) -> Option<IpAddr> {
+    let head = format!("dyn53: {host} A changed ");
+    let tail = format!(" -> {ip} (");
+    let text = texts
+        .iter()
+        .find(|t| t.starts_with(&head) && t.contains(&tail))
+        .unwrap_or_else(|| panic!("no notification of the change to {ip}: {texts:?}"));
+    let old = &text[head.len()..text.find(&tail).unwrap()];
+    old.parse().ok()
+}
+
 /// Orders the accepted changes by their `previous_ip` links, starting from `start`;
 /// panics unless they form exactly one chain.
 fn chain(start: Option<IpAddr>, changes: &[(IpAddr, Option<IpAddr>)]) -> Vec<IpAddr> {
@@ -84,12 +96,19 @@ async fn racing_sets_across_two_instances_form_one_chain() {
     for round in 0..3u32 {
         let sources: Vec<IpAddr> = (0..8).map(|i| loopback(round * 100 + i)).collect();
         let answers = race(&[&one, &two], &host, &secret, &sources, true).await;
+        let texts = s.sns_texts();
         let mut changes = Vec::new();
         for (src, a) in &answers {
             match (a.status, a.r.outcome) {
-                (201, Outcome::Changed) => {
+                // A v2 answer names the previous address.
+                (201, Outcome::Changed) if a.r.ip.is_some() => {
                     assert_eq!(a.r.ip, Some(*src));
                     changes.push((*src, a.r.previous));
+                }
+                // A v1 answer (the reference's two fields) does not: its notification does.
+                (201, Outcome::Changed) => {
+                    assert!(a.r.message.ends_with(&format!(" set to {src}")), "{a:?}");
+                    changes.push((*src, previous_in(&texts, &host, *src)));
                 }
                 // Waited past DYN53_LOCK_WAIT_MS for the others: retryable, nothing done.
                 (503, Outcome::Error) => {

@@ -76,6 +76,18 @@ fn hex_field(name: &str, value: &str) -> Result<String, BadRequest> {
     Ok(value.to_ascii_lowercase())
 }
 
+/// The v1 hash, refused in the reference's words when malformed.
+fn v1_hash_field(value: &str) -> Result<String, BadRequest> {
+    hex_field("hash", value).map_err(|_| bad(V1_BAD_HASH))
+}
+
+/// The reference's answer to a malformed v1 hash (HTTP 400).
+pub const V1_BAD_HASH: &str = "You must pass a valid sha256 hash in the hash= argument.";
+/// The reference's answer to a wrong v1 hash (HTTP 401); dyn53 gives it for unknown hosts too.
+pub const V1_AUTH_FAILED: &str = "Validation hashes do not match.";
+/// The reference's answer when the record already holds the caller's address.
+pub const V1_UNCHANGED: &str = "Your IP address matches the current Route53 DNS record.";
+
 impl Request {
     /// Parses a JSON body (v1 `execution_mode` form or v2).
     pub fn from_json(body: &[u8]) -> Result<Request, BadRequest> {
@@ -98,7 +110,7 @@ impl Request {
                 Ok(Request::SetV1(SetV1 {
                     hostname: hostname_field(raw)?,
                     hostname_raw: raw.to_string(),
-                    hash: hex_field("validation_hash", hash)?,
+                    hash: v1_hash_field(hash)?,
                 }))
             }
             ("set", 2) => Self::set_v2(&obj),
@@ -173,7 +185,7 @@ impl Request {
                 Ok(Request::SetV1(SetV1 {
                     hostname: hostname_field(raw)?,
                     hostname_raw: raw.to_string(),
-                    hash: hex_field("hash", hash)?,
+                    hash: v1_hash_field(hash)?,
                 }))
             }
             Some(_) => Err(bad("mode must be \"get\" or \"set\"")),
@@ -203,6 +215,19 @@ impl Request {
                 .str("nonce", &r.nonce)
                 .str("signature", &r.signature)
                 .finish(),
+        }
+    }
+
+    /// Writes a v1 request as the 2015/2016 query string (`None` for v2, which has none).
+    /// Hostnames and hashes need no escaping: their syntax is checked.
+    pub fn to_query(&self) -> Option<String> {
+        match self {
+            Request::Get => Some("mode=get".into()),
+            Request::SetV1(r) => Some(format!(
+                "mode=set&hostname={}&hash={}",
+                r.hostname_raw, r.hash
+            )),
+            Request::SetV2(_) => None,
         }
     }
 }
@@ -335,6 +360,19 @@ impl ErrorCode {
         }
     }
 
+    /// The code a reference-shaped error answer stands for, from its HTTP status.
+    pub fn from_status(status: u16) -> ErrorCode {
+        match status {
+            400 => ErrorCode::BadRequest,
+            403 => ErrorCode::NotAllowed,
+            413 => ErrorCode::TooLarge,
+            429 => ErrorCode::RateLimited,
+            502..=504 => ErrorCode::Unavailable,
+            500.. => ErrorCode::Internal,
+            _ => ErrorCode::Auth,
+        }
+    }
+
     /// Whether the same request may succeed later (client exit code 1 rather than 2).
     pub fn retryable(self) -> bool {
         matches!(
@@ -346,6 +384,10 @@ impl ErrorCode {
                 | ErrorCode::Internal
         )
     }
+}
+
+fn body_has_error_field(body: &[u8]) -> bool {
+    json::parse(body).is_ok_and(|o| o.get("error").is_some())
 }
 
 /// An answer: the reference shape (`return_status`, `return_message`) plus dyn53's fields.
@@ -382,7 +424,7 @@ impl Response {
     pub fn unchanged(ip: IpAddr) -> Self {
         Response {
             outcome: Outcome::Unchanged,
-            message: "Your IP address matches the current Route53 DNS record.".into(),
+            message: V1_UNCHANGED.into(),
             ip: Some(ip),
             previous: None,
             nonce: None,
@@ -450,8 +492,18 @@ impl Response {
         w.finish()
     }
 
-    /// Parses an answer (client side). Answers from a reference-design backend, which lack
-    /// dyn53's fields, are understood from `return_status` and `return_message`.
+    /// Parses an answer (client side). Answers in the reference shape (a reference backend,
+    /// or dyn53's to a v1 request), which lack dyn53's fields, are understood from
+    /// `return_status`, `return_message` and the HTTP status.
+    pub fn from_answer(status: u16, body: &[u8]) -> Result<Response, BadRequest> {
+        let mut r = Self::from_json(body)?;
+        if r.outcome == Outcome::Error && !body_has_error_field(body) {
+            r.error = Some(ErrorCode::from_status(status));
+        }
+        Ok(r)
+    }
+
+    /// Parses an answer without its HTTP status (an error without `error` counts as `auth`).
     pub fn from_json(body: &[u8]) -> Result<Response, BadRequest> {
         let obj = json::parse(body).map_err(|e| bad(format!("server answer: {e}")))?;
         let s = |k: &str| {
@@ -494,6 +546,88 @@ impl Response {
             previous: ip_of("previous_ip")?,
             nonce: s("nonce")?.map(str::to_string),
         })
+    }
+}
+
+/// The form a request came in; it decides how the answer is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// v1, the 2015/2016 query string (`GET ?mode=...`), or a request that could not be read.
+    Query,
+    /// v1, the 2023 JSON body (`{"execution_mode": ...}` without `"protocol": 2`).
+    Json,
+    /// dyn53's protocol 2 (`"protocol": 2` in the JSON body).
+    V2,
+}
+
+impl Form {
+    /// The form of a JSON body: v2 if it asks for protocol 2, else the v1 JSON form.
+    pub fn of_json(body: &[u8]) -> Form {
+        match json::parse(body).map(|o| o.uint("protocol")) {
+            Ok(Ok(Some(2))) => Form::V2,
+            _ => Form::Json,
+        }
+    }
+}
+
+/// The v1 wording of a change: the 2015/2016 handler's for the query form, the 2023
+/// handler's for the JSON form, with the hostname exactly as the client sent it.
+pub fn v1_changed(form: Form, host_as_sent: &str, ip: IpAddr) -> String {
+    match form {
+        Form::Json => format!("{host_as_sent} has been updated to {ip}"),
+        _ => format!("Your hostname record {host_as_sent} has been set to {ip}"),
+    }
+}
+
+/// A v1 answer body as the reference writes it with Python's `json.dumps`: the two fields
+/// only, `": "` and `", "` separators, non-ASCII as `\uXXXX`. Reference clients take the
+/// IP out of the whole body with a digit-run match, so no other digits may appear.
+pub fn v1_json(success: bool, message: &str) -> String {
+    let mut out = String::from("{\"return_status\": ");
+    py_str(&mut out, if success { "success" } else { "fail" });
+    out.push_str(", \"return_message\": ");
+    py_str(&mut out, message);
+    out.push('}');
+    out
+}
+
+/// A JSON string as Python's `json.dumps` (ensure_ascii) writes it.
+fn py_str(out: &mut String, s: &str) {
+    use core::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+impl Response {
+    /// The answer to a request in `form`: dyn53's full answer for v2; for v1 exactly the
+    /// reference's two fields and codes (unknown host and wrong hash alike: 401).
+    pub fn render(&self, form: Form) -> (u16, String) {
+        if form == Form::V2 {
+            return (self.http_status(), self.to_json());
+        }
+        match self.error {
+            Some(ErrorCode::Auth) => (401, v1_json(false, V1_AUTH_FAILED)),
+            Some(_) => (self.http_status(), v1_json(false, &self.message)),
+            None => (self.http_status(), v1_json(true, &self.message)),
+        }
     }
 }
 
@@ -577,6 +711,109 @@ mod tests {
         }
         assert_eq!(Response::changed("h.example", ip, None).http_status(), 201);
         assert_eq!(Response::error(ErrorCode::Auth, "x").http_status(), 403);
+    }
+
+    #[test]
+    fn v1_answers_have_the_reference_shape_and_codes() {
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let v1 = |r: &Response, f| r.render(f);
+        assert_eq!(
+            v1(&Response::ip(ip, Some("6a.0b.1c".into())), Form::Json),
+            (
+                200,
+                r#"{"return_status": "success", "return_message": "203.0.113.9"}"#.into()
+            )
+        );
+        assert_eq!(
+            v1(&Response::unchanged(ip), Form::Query).0,
+            200,
+            "unchanged"
+        );
+        let changed = Response::changed("h.example", ip, Some("192.0.2.1".parse().unwrap()));
+        let (status, body) = v1(&changed, Form::Query);
+        assert_eq!(status, 201);
+        assert!(!body.contains("192.0.2.1"), "no previous address: {body}");
+        // Unknown host and wrong hash: one answer, the reference's wrong-hash one.
+        assert_eq!(
+            v1(&Response::error(ErrorCode::Auth, "whatever"), Form::Json),
+            (
+                401,
+                r#"{"return_status": "fail", "return_message": "Validation hashes do not match."}"#
+                    .into()
+            )
+        );
+        let (status, body) = v1(
+            &Response::error(ErrorCode::RateLimited, "slow down"),
+            Form::Query,
+        );
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                429,
+                r#"{"return_status": "fail", "return_message": "slow down"}"#
+            )
+        );
+        // v2 keeps everything.
+        let (status, body) = v1(&changed, Form::V2);
+        assert_eq!(status, 201);
+        assert!(body.contains(r#""previous_ip":"192.0.2.1""#), "{body}");
+        assert_eq!(
+            v1_changed(Form::Query, "Home.example.com.", ip),
+            "Your hostname record Home.example.com. has been set to 203.0.113.9"
+        );
+        assert_eq!(
+            v1_changed(Form::Json, "home.example.com", ip),
+            "home.example.com has been updated to 203.0.113.9"
+        );
+        for bad in [
+            "mode=set&hostname=a.example&hash=zz".to_string(),
+            format!("mode=set&hostname=a.example&hash={H}0"),
+        ] {
+            assert_eq!(Request::from_query(&bad).unwrap_err().0, V1_BAD_HASH);
+        }
+        let j = br#"{"execution_mode":"set","ddns_hostname":"a.example","validation_hash":"x"}"#;
+        assert_eq!(Request::from_json(j).unwrap_err().0, V1_BAD_HASH);
+        assert_eq!(
+            Form::of_json(br#"{"execution_mode":"get","protocol":2}"#),
+            Form::V2
+        );
+        assert_eq!(
+            Form::of_json(br#"{"execution_mode":"get","protocol":"2"}"#),
+            Form::V2
+        );
+        assert_eq!(Form::of_json(br#"{"execution_mode":"get"}"#), Form::Json);
+        assert_eq!(Form::of_json(b"{"), Form::Json);
+    }
+
+    #[test]
+    fn reference_errors_are_read_from_the_http_status() {
+        let body = |m: &str| v1_json(false, m);
+        for (status, code) in [
+            (401, ErrorCode::Auth),
+            (400, ErrorCode::BadRequest),
+            (403, ErrorCode::NotAllowed),
+            (429, ErrorCode::RateLimited),
+            (503, ErrorCode::Unavailable),
+            (500, ErrorCode::Internal),
+        ] {
+            let r = Response::from_answer(status, body("x").as_bytes()).unwrap();
+            assert_eq!(r.error, Some(code), "{status}");
+        }
+        // dyn53's own code wins over the status.
+        let r = Response::error(ErrorCode::Nonce, "again").to_json();
+        let r = Response::from_answer(409, r.as_bytes()).unwrap();
+        assert_eq!(r.error, Some(ErrorCode::Nonce));
+        assert_eq!(
+            Request::SetV1(SetV1 {
+                hostname_raw: "Home.example.com.".into(),
+                hostname: "home.example.com".into(),
+                hash: H.into(),
+            })
+            .to_query()
+            .unwrap(),
+            format!("mode=set&hostname=Home.example.com.&hash={H}")
+        );
+        assert_eq!(Request::Get.to_query().as_deref(), Some("mode=get"));
     }
 
     #[test]

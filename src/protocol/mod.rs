@@ -10,5 +10,8 @@ pub mod message;
 pub mod names;
 
 pub use auth::{check_nonce, issue_nonce, v1_token, v1_verify, IpMode, NonceError, SignedFields};
-pub use message::{BadRequest, ErrorCode, Outcome, Request, Response, SetV1, SetV2, MAX_BODY};
+pub use message::{
+    v1_changed, v1_json, BadRequest, ErrorCode, Form, Outcome, Request, Response, SetV1, SetV2,
+    MAX_BODY, V1_AUTH_FAILED, V1_BAD_HASH, V1_UNCHANGED,
+};
 pub use names::{canonical_ip, is_behind_nat, is_public, normalize_hostname, parse_ip, RecordType};

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates the protocol test vectors with tools independent of dyn53's Rust code:
-# v1 with coreutils sha256sum, v2 with openssl HMAC (and cross-checked with Python's hmac).
-# Run from anywhere; writes v1.tsv and v2.tsv beside this script.
+# v1 with coreutils sha256sum, v2 with openssl HMAC (and cross-checked with Python's hmac),
+# v1 answers with Python's json.dumps (what the reference handler serialises with).
+# Run from anywhere; writes v1.tsv, v2.tsv and v1_answers.tsv beside this script.
 set -eu
 cd "$(dirname "$0")"
 
@@ -36,4 +37,21 @@ home.example.com	AAAA	2001:db8::1	explicit	6740e1a0.0000000000000000000000000000
 a.b.example.net	A	198.51.100.200	explicit	n-1_x	a-secret-longer-than-the-sixty-four-byte-hmac-block-size-so-it-gets-hashed-first
 IN
 } > v2.tsv
-echo "wrote v1.tsv v2.tsv"
+python3 - >v1_answers.tsv <<'PY'
+import json
+print("# success(1/0)\thex(utf-8 message)\tjson.dumps({'return_status': ..., 'return_message': message})")
+for ok, msg in [
+    (1, "203.0.113.7"),
+    (1, "2001:db8::1"),
+    (1, "Your IP address matches the current Route53 DNS record."),
+    (1, "Your hostname record home.example.com. has been set to 198.51.100.4"),
+    (1, "home.example.com has been updated to 198.51.100.4"),
+    (0, "Validation hashes do not match."),
+    (0, "You must pass a valid sha256 hash in the hash= argument."),
+    (0, 'quote " backslash \\ slash / tab \t newline \n cr \r bs \b ff \f nul \x00 del \x7f'),
+    (0, "caf\u00e9 \u2603 \U0001f600"),
+]:
+    body = json.dumps({"return_status": "success" if ok else "fail", "return_message": msg})
+    print(f"{ok}\t{msg.encode().hex()}\t{body}")
+PY
+echo "wrote v1.tsv v2.tsv v1_answers.tsv"

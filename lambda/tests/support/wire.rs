@@ -114,7 +114,7 @@ impl Conn {
         }
         let mut body = vec![0; len];
         self.r.read_exact(&mut body).await?;
-        let r = Response::from_json(&body)
+        let r = Response::from_answer(status, &body)
             .map_err(|e| WireError(format!("{e}: {}", String::from_utf8_lossy(&body))))?;
         Ok(Answer { status, r })
     }
