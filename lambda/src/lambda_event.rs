@@ -1,12 +1,14 @@
 //! The Lambda transport: function URL (payload 2.0), API Gateway HTTP API and REST API
-//! events, through lambda_http, into the same [`Handle`] as the local service.
+//! events, through lambda_http, into the same [`Handle`] as the local service; and the
+//! non-proxy API Gateway events of 2015/2016 reference deployments (see [`non_proxy_call`]).
 
 use crate::call::{Call, Method, Reply};
 use crate::handler::Handle;
 use crate::log;
-use dyn53::protocol::{parse_ip, ErrorCode, Response};
+use dyn53::protocol::{parse_ip, ErrorCode, Form, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, RequestExt};
+use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -42,6 +44,9 @@ pub async fn respond<H: Handle>(
 
 /// The call an event carries, or the answer when it has no usable caller address.
 pub fn to_call(req: &lambda_http::Request) -> Result<Call, Reply> {
+    if matches!(req.request_context_ref(), Some(RequestContext::PassThrough)) {
+        return non_proxy_call(req.body().as_ref());
+    }
     let Some(source) = source_ip(req) else {
         log::error("event without a usable sourceIp; is this a function URL or API Gateway event?");
         let r = Response::error(ErrorCode::Internal, "the caller's address is unknown");
@@ -55,11 +60,78 @@ pub fn to_call(req: &lambda_http::Request) -> Result<Call, Reply> {
     })
 }
 
+/// A non-proxy API Gateway event (an integration with a mapping template), whose answer
+/// is returned as the JSON object itself (lambda_http's pass-through):
+///
+/// - the 2016 rebuild's: `execution_mode`, `source_ip` (the template fills it from the
+///   gateway's `$context.identity.sourceIp`), `set_hostname`, `validation_hash`, and
+///   `query_string` (not needed). It is the query form with the address the gateway saw, so
+///   it is answered as the 2015/2016 handler answers, and authenticated by its hash.
+/// - the Merlin design's `{"ip", "X-Forwarded-For"}`: no hostname and no token. Only the
+///   gateway's IAM authorisation vouched for it, which the function cannot check, so it is
+///   refused (nothing changes) and the owner is told to move the router to a signed form.
+pub fn non_proxy_call(event: &[u8]) -> Result<Call, Reply> {
+    let refuse = |code, msg: &str| Err(Reply::render(&Response::error(code, msg), Form::Query));
+    let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(event) else {
+        log::error("event is neither an HTTP event nor a JSON object");
+        return refuse(ErrorCode::BadRequest, "unrecognised event");
+    };
+    let text = |k: &str| event.get(k).and_then(Value::as_str);
+    if text("execution_mode").is_none() && event.contains_key("ip") {
+        log::error(
+            "refused a Merlin-design event ({\"ip\", \"X-Forwarded-For\"}): it names no host \
+             and carries no token; move the router to the dyn53 client or the query form",
+        );
+        return refuse(
+            ErrorCode::NotAllowed,
+            "this request names no host and carries no token, so dyn53 cannot authenticate \
+             it; nothing was changed (use the dyn53 client, or mode=set with hostname and hash)",
+        );
+    }
+    let Some(source) = text("source_ip").and_then(parse_ip) else {
+        log::error(
+            "non-proxy event without a usable source_ip (the mapping template must pass \
+             $context.identity.sourceIp)",
+        );
+        let r = Response::error(ErrorCode::Internal, "the caller's address is unknown");
+        return Err(Reply::render(&r, Form::Query));
+    };
+    let mut query = format!("mode={}", escape(text("execution_mode").unwrap_or("")));
+    for (key, field) in [("hostname", "set_hostname"), ("hash", "validation_hash")] {
+        if let Some(v) = text(field).filter(|v| !v.is_empty()) {
+            query.push_str(&format!("&{key}={}", escape(v)));
+        }
+    }
+    Ok(Call {
+        source,
+        method: Method::Get,
+        query: Some(query),
+        body: Vec::new(),
+    })
+}
+
+/// Percent-encodes everything but unreserved characters, so a value cannot add fields.
+fn escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn to_response(reply: Reply) -> lambda_http::Response<Body> {
     lambda_http::Response::builder()
         .status(reply.status)
         .header("content-type", "application/json")
         .header("cache-control", "no-store")
+        // The reference handler's CORS headers, so browser-based clients keep working.
+        .header("access-control-allow-headers", "Content-Type")
+        .header("access-control-allow-origin", "*")
+        .header("access-control-allow-methods", "GET")
         .body(Body::from(reply.body))
         .unwrap_or_else(|_| lambda_http::Response::new(Body::Empty))
 }
