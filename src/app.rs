@@ -20,17 +20,13 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     let hint = args.ip.as_deref().map(config::parse_ip_hint).transpose()?;
     log::debug!(
-        "config {}, {} record(s), protocol {}, deadline {} s",
+        "config {}, {} record(s), protocol {:?}, deadline {} s",
         settings
             .config_path
             .as_ref()
             .map_or_else(|| "none".into(), |p| p.display().to_string()),
         settings.records.len(),
-        if settings.protocol == Protocol::V1 {
-            1
-        } else {
-            2
-        },
+        settings.protocol,
         settings.timeout.as_secs()
     );
     match args.command {
@@ -146,7 +142,7 @@ fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), 
                 .into(),
         )
     })?;
-    if settings.protocol == Protocol::V1 {
+    if settings.protocol != Protocol::V2 {
         if let Some(r) = records.iter().find(|r| r.explicit_ip) {
             return Err(Error::Config(format!(
                 "{r}: explicit_ip needs protocol 2 (protocol 1 can only set the source address)"

@@ -18,6 +18,7 @@ Commands:
            One line per record on stdout:
              <hostname> <TYPE> unchanged <ip>
              <hostname> <TYPE> changed <old|none> -> <new>
+             <hostname> <TYPE> changed -> <new>   (the backend did not say the old one)
            with --dry-run (no set; the current value comes from DNS):
              <hostname> <TYPE> would-change <old|none> -> <new>
   ip       print the public address the backend sees, one line per address family
@@ -45,8 +46,12 @@ Options:
                             source address (only if the backend allows it for the host)
       --interface NAME      only records whose interface is NAME; records without an
                             interface always match (OpenWrt hotplug passes $INTERFACE)
-      --protocol 1|2        1: reference-design token; 2: HMAC with a server nonce
-                            (default 2)
+      --protocol 1|1-query|2
+                            2 (default): HMAC with a server nonce; 1: the reference
+                            design's token, JSON POST (2023 function URL backends);
+                            1-query: the same as GET ?mode= (2015/2016 API Gateway).
+                            Protocol 1 sends the hostname exactly as written (keep the
+                            trailing dot if the backend's host config has it)
       --timeout SECS        deadline for the whole run, retries included (default 60)
       --dry-run             everything except the set call
   -v, --verbose             also log each request and decision

@@ -5,13 +5,12 @@
 use crate::config::{Protocol, Record, Secret, Settings};
 use crate::dns;
 use crate::error::Error;
-use crate::protocol::json::Writer;
 use crate::protocol::{
     is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,
     SetV2, SignedFields,
 };
 use crate::retry::{retry, Deadline};
-use crate::transport::{Answer, Transport};
+use crate::transport::{Answer, Sent, Transport};
 use std::net::IpAddr;
 
 /// Longest backend message shown in a log line.
@@ -31,13 +30,15 @@ pub struct Seen {
 pub enum RecordResult {
     /// The record already held the address.
     Unchanged(IpAddr),
-    /// The record was set (`old` is `None` if it did not exist or the backend did not say).
+    /// The record was set (`old` is `None` if it did not exist).
     Changed {
         /// Previous address.
         old: Option<IpAddr>,
         /// New address.
         new: IpAddr,
     },
+    /// The record was set; the backend did not say what it held (reference-shaped answers).
+    Set(IpAddr),
     /// Dry run: the record would be set (`old` is the current DNS answer).
     WouldChange {
         /// Current DNS answer.
@@ -66,6 +67,7 @@ impl RecordResult {
                 let old = old.map_or_else(|| "none".to_string(), |o| o.to_string());
                 format!("{r} changed {old} -> {new}")
             }
+            RecordResult::Set(ip) => format!("{r} changed -> {ip}"),
             RecordResult::WouldChange { old, new } => {
                 format!("{r} would-change {} -> {new}", dns::show(old))
             }
@@ -104,25 +106,43 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// One POST within the time left.
-    fn post(&self, family: RecordType, body: &str) -> Result<Answer, Error> {
+    /// One request, in the form the protocol setting names, within the time left.
+    fn send(&self, family: RecordType, request: &Request) -> Result<Answer, Error> {
         self.deadline.check()?;
+        let text;
+        let sent = match (self.settings.protocol, request) {
+            (Protocol::V1Query, r) => {
+                text = r.to_query().unwrap_or_default();
+                Sent::Query(&text)
+            }
+            // The reference backend's form, without dyn53's protocol field.
+            (Protocol::V1, Request::Get) => Sent::Json(r#"{"execution_mode":"get"}"#),
+            (_, r) => {
+                text = r.to_json();
+                Sent::Json(&text)
+            }
+        };
         self.transport
-            .post(family, body, self.deadline.attempt_budget())
+            .send(family, sent, self.deadline.attempt_budget())
+    }
+
+    /// Reads the answer to `what` (see [`interpret`]).
+    fn read(&self, answer: &Answer, what: &str) -> Result<Response, Error> {
+        interpret(answer, self.transport.host(), self.settings.protocol, what)
+    }
+
+    /// The error for an answer that is not what the protocol says.
+    fn unexpected(&self, answer: &Answer, what: &str) -> Error {
+        not_dyn53(answer, self.transport.host(), what, self.settings.protocol)
     }
 
     /// One `get`: the address the backend sees over `family`'s address family.
     pub fn get(&self, family: RecordType) -> Result<Seen, Error> {
-        let body = match self.settings.protocol {
-            // The reference backend's form, without dyn53's protocol field.
-            Protocol::V1 => Writer::new().str("execution_mode", "get").finish(),
-            Protocol::V2 => Request::Get.to_json(),
-        };
-        let answer = self.post(family, &body)?;
-        let r = interpret(&answer, self.transport.host())?;
+        let answer = self.send(family, &Request::Get)?;
+        let r = self.read(&answer, "a get")?;
         let ip = match (r.outcome, r.ip) {
             (Outcome::Ip, Some(ip)) => crate::protocol::canonical_ip(ip),
-            _ => return Err(not_dyn53(&answer, self.transport.host(), "a get")),
+            _ => return Err(self.unexpected(&answer, "a get")),
         };
         if self.settings.protocol == Protocol::V2 && r.nonce.is_none() {
             return Err(Error::BadAnswer {
@@ -213,11 +233,12 @@ impl<'a> Session<'a> {
                 RecordResult::WouldChange { old, new: ip }
             });
         }
-        let body = match self.settings.protocol {
-            Protocol::V1 => Request::SetV1(SetV1 {
-                hostname_raw: record.hostname.clone(),
+        let request = match self.settings.protocol {
+            // The name as configured: the reference's host config and hash use it so.
+            Protocol::V1 | Protocol::V1Query => Request::SetV1(SetV1 {
+                hostname_raw: record.hostname_raw.clone(),
                 hostname: record.hostname.clone(),
-                hash: v1_token(&ip.to_string(), &record.hostname, secret.expose()),
+                hash: v1_token(&ip.to_string(), &record.hostname_raw, secret.expose()),
             }),
             Protocol::V2 => {
                 let nonce = seen.nonce.unwrap_or_default();
@@ -237,18 +258,19 @@ impl<'a> Session<'a> {
                     nonce,
                 })
             }
-        }
-        .to_json();
+        };
         log::debug!("{record}: set {ip} ({} mode)", mode.as_str());
-        let answer = self.post(record.record_type, &body)?;
-        let r = interpret(&answer, self.transport.host())?;
-        match r.outcome {
-            Outcome::Changed => Ok(RecordResult::Changed {
+        let answer = self.send(record.record_type, &request)?;
+        let r = self.read(&answer, "a set")?;
+        match (r.outcome, r.ip) {
+            // dyn53's answer names the previous address (none: the record did not exist).
+            (Outcome::Changed, Some(new)) => Ok(RecordResult::Changed {
                 old: r.previous,
-                new: r.ip.unwrap_or(ip),
+                new,
             }),
-            Outcome::Unchanged => Ok(RecordResult::Unchanged(r.ip.unwrap_or(ip))),
-            _ => Err(not_dyn53(&answer, self.transport.host(), "a set")),
+            (Outcome::Changed, None) => Ok(RecordResult::Set(ip)),
+            (Outcome::Unchanged, _) => Ok(RecordResult::Unchanged(r.ip.unwrap_or(ip))),
+            _ => Err(self.unexpected(&answer, "a set")),
         }
     }
 
@@ -294,7 +316,12 @@ pub fn require_url(settings: &Settings) -> Result<&crate::config::BackendUrl, Er
 }
 
 /// Reads an answer: a dyn53 (or reference-design) answer, an error answer, or something else.
-fn interpret(answer: &Answer, host: &str) -> Result<Response, Error> {
+fn interpret(
+    answer: &Answer,
+    host: &str,
+    protocol: Protocol,
+    what: &str,
+) -> Result<Response, Error> {
     let status = answer.status;
     if (300..400).contains(&status) {
         let to = answer.location.as_deref().unwrap_or("elsewhere");
@@ -306,7 +333,7 @@ fn interpret(answer: &Answer, host: &str) -> Result<Response, Error> {
             ),
         });
     }
-    match Response::from_json(&answer.body) {
+    match Response::from_answer(status, &answer.body) {
         Ok(r) if r.outcome == Outcome::Error => {
             let code = r.error.unwrap_or(ErrorCode::Internal);
             Err(Error::Backend {
@@ -319,24 +346,41 @@ fn interpret(answer: &Answer, host: &str) -> Result<Response, Error> {
             })
         }
         Ok(r) => Ok(r),
-        Err(_) => Err(not_dyn53(answer, host, "a request")),
+        Err(_) => Err(not_dyn53(answer, host, what, protocol)),
     }
 }
 
-/// The error for an answer that is not what the protocol says.
-fn not_dyn53(answer: &Answer, host: &str, what: &str) -> Error {
+/// The error for an answer that is not what the protocol says, naming the form sent and
+/// the setting for the other form (a 2015/2016 gateway refuses POSTs, a function URL may
+/// refuse GETs).
+fn not_dyn53(answer: &Answer, host: &str, what: &str, protocol: Protocol) -> Error {
     let status = answer.status;
+    let (sent, other) = match protocol {
+        Protocol::V2 => (
+            "as a protocol 2 JSON POST",
+            "a reference-design backend needs protocol 1 or 1-query",
+        ),
+        Protocol::V1 => (
+            "in the 2023 JSON form (POST, protocol 1)",
+            "a 2015/2016 API Gateway backend needs protocol 1-query",
+        ),
+        Protocol::V1Query => (
+            "in the 2015/2016 query form (GET ?mode=, protocol 1-query)",
+            "a function URL backend needs protocol 1",
+        ),
+    };
     let message = match status {
         404 | 405 => format!(
-            "{host} answered HTTP {status} to {what}: no dyn53 backend at this url (check url)"
+            "{host} answered HTTP {status} to {what} sent {sent}: no backend at this url \
+             (check url; {other})"
         ),
         408 | 429 | 500.. => format!(
-            "{host} answered HTTP {status} to {what} without a dyn53 answer (gateway or Lambda \
-             error, or throttling)"
+            "{host} answered HTTP {status} to {what} sent {sent} without a backend answer \
+             (gateway or Lambda error, or throttling)"
         ),
         _ => format!(
-            "{host} answered HTTP {status} to {what}, but not in the dyn53 format: is url the \
-             dyn53 backend?"
+            "{host} answered HTTP {status} to {what} sent {sent}, but not in the dyn53 or \
+             reference format: is url the backend? ({other})"
         ),
     };
     Error::BadAnswer { status, message }
@@ -392,11 +436,15 @@ mod tests {
                 &Response::ip("192.0.2.1".parse().unwrap(), None).to_json(),
             ),
             "h",
+            Protocol::V2,
+            "a get",
         );
         assert_eq!(r.unwrap().outcome, Outcome::Ip);
         let e = interpret(
             &answer(403, &Response::error(ErrorCode::Auth, "bad\nsig").to_json()),
             "h",
+            Protocol::V2,
+            "a get",
         )
         .unwrap_err();
         assert_eq!(e.exit_code(), 2);
@@ -404,14 +452,27 @@ mod tests {
             e.to_string().contains("bad sig (check that the secret"),
             "{e}"
         );
-        let e = interpret(&answer(429, r#"{"Message":"Rate Exceeded."}"#), "h").unwrap_err();
+        let e = interpret(
+            &answer(429, r#"{"Message":"Rate Exceeded."}"#),
+            "h",
+            Protocol::V2,
+            "a get",
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), 1);
-        let e = interpret(&answer(404, "<html>"), "h").unwrap_err();
+        let e = interpret(&answer(404, "<html>"), "h", Protocol::V1, "a get").unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("check url"));
+        assert!(e.to_string().contains("2023 JSON form"), "{e}");
+        assert!(e.to_string().contains("needs protocol 1-query"), "{e}");
+        // A reference backend's 401 is an authentication failure (exit 2).
+        let body = crate::protocol::v1_json(false, "Validation hashes do not match.");
+        let e = interpret(&answer(401, &body), "h", Protocol::V1Query, "a get").unwrap_err();
+        assert!(e.to_string().contains("backend answered 'auth'"), "{e}");
+        assert_eq!(e.exit_code(), 2);
         let mut redirect = answer(301, "");
         redirect.location = Some("https://other.example/".into());
-        let e = interpret(&redirect, "h").unwrap_err();
+        let e = interpret(&redirect, "h", Protocol::V2, "a get").unwrap_err();
         assert!(e
             .to_string()
             .contains("redirects to https://other.example/"));
@@ -422,6 +483,8 @@ mod tests {
                 &Response::error(ErrorCode::Unavailable, "busy").to_json(),
             ),
             "h",
+            Protocol::V2,
+            "a get",
         )
         .unwrap_err();
         assert!(e.retry_in_run() && e.exit_code() == 1);
@@ -431,6 +494,7 @@ mod tests {
     fn lines() {
         let rec = Record {
             hostname: "home.example.com".into(),
+            hostname_raw: "home.example.com.".into(),
             record_type: RecordType::A,
             interface: None,
             explicit_ip: false,
@@ -448,6 +512,10 @@ mod tests {
         assert_eq!(
             RecordResult::Changed { old: None, new: ip }.line(&rec),
             "home.example.com A changed none -> 203.0.113.7"
+        );
+        assert_eq!(
+            RecordResult::Set(ip).line(&rec),
+            "home.example.com A changed -> 203.0.113.7"
         );
         assert_eq!(
             RecordResult::Unchanged(ip).line(&rec),

@@ -50,9 +50,11 @@ impl fmt::Debug for Secret {
 /// Protocol version spoken with the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// The reference design's sha256 token (kept for old backends).
+    /// `1`: the reference design's sha256 token in JSON bodies (2023 function URL backends).
     V1,
-    /// dyn53's HMAC with a server nonce.
+    /// `1-query`: the same token in `GET ?mode=` query strings (2015/2016 API Gateway).
+    V1Query,
+    /// `2`: dyn53's HMAC with a server nonce.
     V2,
 }
 
@@ -61,6 +63,9 @@ pub enum Protocol {
 pub struct Record {
     /// Normalised hostname (lower case, no trailing dot).
     pub hostname: String,
+    /// The hostname exactly as configured: protocol 1 sends and hashes it so, since
+    /// reference host configs and hashes use the name as written (often with its dot).
+    pub hostname_raw: String,
     /// A or AAAA.
     pub record_type: RecordType,
     /// OpenWrt logical interface the record belongs to (`--interface` filter).
@@ -778,9 +783,10 @@ fn parse_bool(v: &Val) -> Result<bool, Error> {
 fn parse_protocol(v: &Val) -> Result<Protocol, Error> {
     match v.value.trim() {
         "1" => Ok(Protocol::V1),
+        "1-query" => Ok(Protocol::V1Query),
         "2" => Ok(Protocol::V2),
         _ => Err(v.err(&format!(
-            "protocol must be 1 or 2, not '{}'",
+            "protocol must be 1, 1-query or 2, not '{}'",
             shorten(&v.value)
         ))),
     }
@@ -857,7 +863,10 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Parses `name` or `name:TYPE` into a hostname and record type.
-fn parse_record_name(v: &Val, separate_type: Option<&Val>) -> Result<(String, RecordType), Error> {
+fn parse_record_name(
+    v: &Val,
+    separate_type: Option<&Val>,
+) -> Result<(String, String, RecordType), Error> {
     let (name, suffix) = match v.value.rsplit_once(':') {
         Some((n, t)) => (n, Some(t)),
         None => (v.value.as_str(), None),
@@ -889,7 +898,7 @@ fn parse_record_name(v: &Val, separate_type: Option<&Val>) -> Result<(String, Re
     }
     let hostname =
         normalize_hostname(name).map_err(|e| v.err(&format!("{e} (got '{}')", shorten(name))))?;
-    Ok((hostname, record_type))
+    Ok((hostname, name.to_string(), record_type))
 }
 
 /// Parses the `--ip` hint.
@@ -952,7 +961,8 @@ pub fn merge(
             .hostname
             .as_ref()
             .ok_or_else(|| cfg_err(format!("{}: record has no hostname", spec.origin)))?;
-        let (hostname, record_type) = parse_record_name(name, spec.record_type.as_ref())?;
+        let (hostname, hostname_raw, record_type) =
+            parse_record_name(name, spec.record_type.as_ref())?;
         let explicit_ip = match &spec.explicit_ip {
             _ if force_explicit => true,
             Some(v) => parse_bool(v)?,
@@ -985,6 +995,7 @@ pub fn merge(
         }
         records.push(Record {
             hostname,
+            hostname_raw,
             record_type,
             interface: iface,
             explicit_ip,
@@ -1227,7 +1238,7 @@ config record 'off'
             let m = err(&format!("timeout='{t}'\n"));
             assert!(m.contains("timeout must be whole seconds"), "{t}: {m}");
         }
-        assert!(err("protocol=3\n").contains("protocol must be 1 or 2"));
+        assert!(err("protocol=3\n").contains("protocol must be 1, 1-query or 2"));
         assert!(err("explicit_ip=maybe\n").contains("not a boolean"));
         // Bad URLs.
         assert!(err("url=ftp://a.example/\n").contains("must start with https://"));
@@ -1302,6 +1313,17 @@ config record 'off'
     }
 
     #[test]
+    fn query_form_keeps_the_name_as_written() {
+        let s = settings(
+            "url=https://x.example/prod\nsecret=s\nprotocol=1-query\nhostname=Home.Example.com.\n",
+        )
+        .unwrap();
+        assert_eq!(s.protocol, Protocol::V1Query);
+        assert_eq!(s.records[0].hostname, "home.example.com");
+        assert_eq!(s.records[0].hostname_raw, "Home.Example.com.");
+    }
+
+    #[test]
     fn flags_replace_records_and_force_explicit() {
         let file = parse("records=a.example.com b.example.com:AAAA\nexplicit_ip=0\n")
             .unwrap()
@@ -1316,6 +1338,7 @@ config record 'off'
             s.records,
             [Record {
                 hostname: "c.example.com".into(),
+                hostname_raw: "c.example.com".into(),
                 record_type: RecordType::Aaaa,
                 interface: None,
                 explicit_ip: true

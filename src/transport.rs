@@ -41,6 +41,15 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// What a request carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Sent<'a> {
+    /// A JSON body (POST).
+    Json(&'a str),
+    /// A query string without `?` (GET), the reference's 2015/2016 form.
+    Query(&'a str),
+}
+
 /// Talks to the backend; agents are created on first use per address family.
 pub struct Transport {
     url: BackendUrl,
@@ -84,20 +93,42 @@ impl Transport {
         })
     }
 
-    /// POSTs a JSON body over the address family of `family`, within `budget`.
-    pub fn post(&self, family: RecordType, body: &str, budget: Duration) -> Result<Answer, Error> {
+    /// Sends a request over the address family of `family`, within `budget`: a JSON body
+    /// as a POST, or (`Query`) a GET of the url with the query string added.
+    pub fn send(
+        &self,
+        family: RecordType,
+        request: Sent<'_>,
+        budget: Duration,
+    ) -> Result<Answer, Error> {
         self.check_literal_host(family)?;
         let fam = family_name(family);
-        let mut resp = self
-            .agent(family)
-            .post(&self.url.text)
-            .header("content-type", "application/json")
-            .config()
-            .timeout_global(Some(budget))
-            .timeout_connect(Some(budget.min(CONNECT_MAX)))
-            .build()
-            .send(body.as_bytes())
-            .map_err(|e| self.explain(e, fam, budget))?;
+        let agent = self.agent(family);
+        let result = match request {
+            Sent::Json(body) => agent
+                .post(&self.url.text)
+                .header("content-type", "application/json")
+                .config()
+                .timeout_global(Some(budget))
+                .timeout_connect(Some(budget.min(CONNECT_MAX)))
+                .build()
+                .send(body.as_bytes()),
+            Sent::Query(query) => {
+                let sep = if self.url.text.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                agent
+                    .get(format!("{}{sep}{query}", self.url.text))
+                    .config()
+                    .timeout_global(Some(budget))
+                    .timeout_connect(Some(budget.min(CONNECT_MAX)))
+                    .build()
+                    .call()
+            }
+        };
+        let mut resp = result.map_err(|e| self.explain(e, fam, budget))?;
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -111,7 +142,11 @@ impl Transport {
             .read_to_vec()
             .map_err(|e| self.explain(e, fam, budget))?;
         log::debug!(
-            "POST {} over {fam}: HTTP {status}, {} bytes",
+            "{} {} over {fam}: HTTP {status}, {} bytes",
+            match request {
+                Sent::Json(_) => "POST",
+                Sent::Query(_) => "GET",
+            },
             self.url.host,
             body.len()
         );

@@ -111,7 +111,7 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
 }
 
 #[test]
-fn v1_with_uci_config_reports_the_old_address() {
+fn v1_with_uci_config_reports_the_change_without_the_old_address() {
     let f = Fixture::new();
     f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
     let cfg = f.dir.file(
@@ -129,10 +129,8 @@ fn v1_with_uci_config_reports_the_old_address() {
     );
     let r = f.run(&["-c", &cfg]);
     assert_eq!(r.code, 0, "{r}");
-    assert_eq!(
-        r.stdout,
-        format!("{HOME} A changed 192.0.2.1 -> 127.0.0.1\n")
-    );
+    // A v1 answer does not say what the record held: no "none" that would be a lie.
+    assert_eq!(r.stdout, format!("{HOME} A changed -> 127.0.0.1\n"));
     let r = f.run(&["-c", &cfg, "--interface", "wan"]);
     assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
     assert_eq!(kinds(&f.peer), ["get", "set-v1", "get", "set-v1"]);
@@ -141,6 +139,105 @@ fn v1_with_uci_config_reports_the_old_address() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r}");
     assert!(r.stderr.contains("no record uses interface wan6"), "{r}");
     assert_eq!(f.peer.requests().len(), 4);
+}
+
+/// A config for a reference-design backend: `protocol` and the hostname as its host
+/// config spells it.
+fn reference_config(f: &Fixture, protocol: &str, hostname: &str) -> String {
+    f.kv_config(&format!("protocol={protocol}\nhostname={hostname}\n"))
+}
+
+#[test]
+fn query_form_against_a_2015_style_backend_keeps_the_trailing_dot() {
+    let f = Fixture::new();
+    f.peer.set_style(Style::Reference2015);
+    let dotted = format!("{HOME}.");
+    f.peer.add_host(&dotted, SECRET, false);
+    let cfg = reference_config(&f, "1-query", &dotted);
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, &*format!("{HOME} A changed -> 127.0.0.1\n")),
+        "{r}"
+    );
+    assert_eq!(
+        f.peer.record(&dotted, RecordType::A),
+        Some("127.0.0.1".parse().unwrap())
+    );
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
+    let r = f.run(&["-c", &cfg, "ip"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "127.0.0.1\n"), "{r}");
+    assert_eq!(kinds(&f.peer), ["get", "set-v1", "get", "set-v1", "get"]);
+    let sets: Vec<_> = f
+        .peer
+        .requests()
+        .into_iter()
+        .filter_map(|s| s.hostname)
+        .collect();
+    assert_eq!(sets, [dotted.clone(), dotted.clone()], "sent as written");
+
+    // The gateway has no POST method: the JSON form fails, and the error says what was
+    // sent and which setting speaks this backend's form.
+    let r = f.run(&["-c", &reference_config(&f, "1", &dotted)]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("HTTP 403 to a get sent in the 2023 JSON form"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("needs protocol 1-query"), "{r}");
+    // The default protocol 2 says a reference backend needs protocol 1 or 1-query.
+    let r = f.run(&["-c", &f.kv_config(&format!("hostname={dotted}\n"))]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("needs protocol 1 or 1-query"), "{r}");
+
+    // A wrong secret: the gateway answers HTTP 200 with "fail"; still exit 2, nothing set.
+    f.peer.set_record(&dotted, RecordType::A, "192.0.2.9");
+    let wrong = f.dir.file("wrong", "not-the-secret");
+    let r = f.run(&["-c", &cfg, "--secret-file", &wrong]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("Validation hashes do not match."), "{r}");
+    assert_eq!(
+        f.peer.record(&dotted, RecordType::A),
+        Some("192.0.2.9".parse().unwrap())
+    );
+}
+
+#[test]
+fn json_form_against_a_2023_style_backend() {
+    let f = Fixture::new();
+    f.peer.set_style(Style::Reference2023);
+    f.peer.add_host(HOME, SECRET, false);
+    let cfg = reference_config(&f, "1", HOME);
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, &*format!("{HOME} A changed -> 127.0.0.1\n")),
+        "{r}"
+    );
+    let r = f.run(&["-c", &cfg]);
+    assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
+    // A function URL fails a GET: the query form's error points to protocol 1.
+    let r = f.run(&["-c", &reference_config(&f, "1-query", HOME)]);
+    assert_eq!(r.code, 1, "a 502 may be passing: {r}");
+    assert!(r.stderr.contains("in the 2015/2016 query form"), "{r}");
+    // Unknown host: the 2023 handler's 403, a permanent failure.
+    let r = f.run(&["-c", &reference_config(&f, "1", "nas.dyn53.invalid")]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("issue finding or reading nas.dyn53.invalid"),
+        "{r}"
+    );
+    let wrong = f.dir.file("wrong", "not-the-secret");
+    let r = f.run(&["-c", &cfg, "--secret-file", &wrong]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("backend answered 'auth': Validation hashes do not match."),
+        "{r}"
+    );
 }
 
 #[test]

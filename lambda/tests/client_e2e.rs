@@ -68,9 +68,23 @@ async fn dyn53_update_against_local_service() {
     let (o, out, err) = update(&["--protocol", "1"]);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(out, format!("{host} A unchanged 127.0.0.1\n"));
+    // The 2015/2016 query form, with the name as those host configs write it (trailing
+    // dot, hashed as written). A v1 answer does not name the old address.
+    s.put_record(&host, aws_sdk_route53::types::RrType::A, "192.0.2.44")
+        .await;
+    let dotted = format!("{host}.");
+    let (o, out, err) = update(&["--protocol", "1-query", "--hostname", &dotted]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out, format!("{host} A changed -> 127.0.0.1\n"));
+    let (o, out, err) = update(&["--protocol", "1-query", "--hostname", &dotted]);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out, format!("{host} A unchanged 127.0.0.1\n"));
     let texts = s.sns_texts();
-    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts[0].starts_with(&format!("dyn53: {host} A changed none -> 127.0.0.1 (")));
+    assert!(texts[1].starts_with(&format!(
+        "dyn53: {host} A changed 192.0.2.44 -> 127.0.0.1 ("
+    )));
 
     // A wrong secret is a permanent failure (exit 2) and changes nothing.
     let bad = conf.replace("secret=", "secret=0");

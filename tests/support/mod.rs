@@ -5,6 +5,8 @@
 //! secret), records in memory, v2 nonces issued with `issue_nonce` and spent once. It logs
 //! every request with the id of the TCP connection it came on, and everything secret it
 //! saw (secrets, tokens, signatures, nonces) so tests can assert none of it is printed.
+//! With a reference [`Style`] it answers as the reference design's deployments do instead
+//! (written from the field notes on them, not with dyn53's answer writer).
 //!
 //! The binary under test is `CARGO_BIN_EXE_dyn53`, or `DYN53_TEST_BIN` if set, run through
 //! `DYN53_TEST_RUNNER` if set (e.g. `qemu-mipsel-static`) for cross-built router binaries.
@@ -12,8 +14,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use dyn53::protocol::{
-    canonical_ip, check_nonce, issue_nonce, v1_verify, ErrorCode, IpMode, RecordType, Request,
-    Response, SignedFields,
+    canonical_ip, check_nonce, issue_nonce, v1_token, v1_verify, ErrorCode, Form, IpMode,
+    RecordType, Request, Response, SignedFields,
 };
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -115,7 +117,33 @@ pub struct State {
     pub fail_all_with_status: Option<u16>,
     /// Everything secret that crossed the wire (must never show up in client output).
     pub secrets: Vec<String>,
+    /// Which backend the peer plays.
+    pub style: Style,
     spent: HashSet<String>,
+}
+
+/// Which backend the peer plays.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Style {
+    /// dyn53's backend (protocols 1 and 2).
+    #[default]
+    Dyn53,
+    /// A 2015/2016 reference deployment: an API Gateway GET method with a non-proxy
+    /// integration. Only `GET ?mode=`; a POST finds no method (403 "Missing Authentication
+    /// Token"); every answer is HTTP 200 with compact JSON; hosts keyed by the name as sent.
+    Reference2015,
+    /// The 2023 reference handler behind a function URL: JSON POSTs only, answers written
+    /// by `json.dumps` with its status codes (changed 201, wrong hash 401, unknown host 403).
+    Reference2023,
+}
+
+/// The parts of an HTTP request the peer reads.
+struct HttpRequest {
+    /// `get` or `post`.
+    method: String,
+    /// The query string, if any.
+    query: Option<String>,
+    body: Vec<u8>,
 }
 
 /// How the peer behaves.
@@ -176,6 +204,11 @@ impl Peer {
             SocketAddr::V4(a) => format!("https://localhost:{}/", a.port()),
             SocketAddr::V6(a) => format!("https://[::1]:{}/", a.port()),
         }
+    }
+
+    /// Makes the peer play another backend.
+    pub fn set_style(&self, style: Style) {
+        self.state.lock().unwrap().style = style;
     }
 
     /// Registers a host.
@@ -252,7 +285,7 @@ fn serve(
     };
     let mut buf = Vec::new();
     loop {
-        let Some(body) = read_request(&mut stream, &mut buf) else {
+        let Some(req) = read_request(&mut stream, &mut buf) else {
             return;
         };
         if mode == Mode::Hang {
@@ -261,7 +294,7 @@ fn serve(
             }
             return;
         }
-        let (status, text) = handle(&state, src, &body, conn);
+        let (status, text) = handle(&state, src, &req, conn);
         let reason = if status < 300 { "OK" } else { "Error" };
         let head = format!(
             "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
@@ -277,8 +310,8 @@ fn serve(
     }
 }
 
-/// Reads one HTTP/1.1 request and returns its body; `None` when the connection ends.
-fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+/// Reads one HTTP/1.1 request; `None` when the connection ends.
+fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<HttpRequest> {
     let mut chunk = [0u8; 4096];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -296,7 +329,7 @@ fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<Vec<u
     let request_line = head.lines().next().unwrap_or("");
     let parts: Vec<&str> = request_line.split(' ').collect();
     if parts.len() != 3
-        || parts[0] != "post"
+        || !matches!(parts[0], "post" | "get")
         || !parts[1].starts_with('/')
         || parts[2] != "http/1.1"
     {
@@ -323,9 +356,21 @@ fn read_request(stream: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> Option<Vec<u
         }
         buf.extend_from_slice(&chunk[..n]);
     }
+    // The query as sent (the head was lower-cased for the header checks).
+    let line_end = buf.iter().position(|&b| b == b'\r').unwrap_or(0);
+    let target = String::from_utf8_lossy(&buf[..line_end]).into_owned();
+    let query = target
+        .split(' ')
+        .nth(1)
+        .and_then(|t| t.split_once('?'))
+        .map(|(_, q)| q.to_string());
     let body = buf[head_end..head_end + len].to_vec();
     buf.drain(..head_end + len);
-    Some(body)
+    Some(HttpRequest {
+        method: parts[0].to_string(),
+        query,
+        body,
+    })
 }
 
 fn now() -> u64 {
@@ -335,8 +380,8 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Answers one request the way the protocol says.
-fn handle(state: &Mutex<State>, src: IpAddr, body: &[u8], conn: u64) -> (u16, String) {
+/// Answers one request the way the protocol (or the reference [`Style`]) says.
+fn handle(state: &Mutex<State>, src: IpAddr, req: &HttpRequest, conn: u64) -> (u16, String) {
     let mut s = state.lock().unwrap();
     if let Some(status) = s.fail_all_with_status {
         s.requests.push(Seen {
@@ -346,7 +391,14 @@ fn handle(state: &Mutex<State>, src: IpAddr, body: &[u8], conn: u64) -> (u16, St
         });
         return (status, r#"{"Message":"Service Unavailable"}"#.into());
     }
-    let r = match Request::from_json(body) {
+    if s.style != Style::Dyn53 {
+        return reference(&mut s, src, req, conn);
+    }
+    let (parsed, form) = match &req.query {
+        Some(q) if req.method == "get" => (Request::from_query(q), Form::Query),
+        _ => (Request::from_json(&req.body), Form::of_json(&req.body)),
+    };
+    let r = match parsed {
         Err(e) => Response::error(ErrorCode::BadRequest, e.0),
         Ok(Request::Get) => {
             static COUNTER: AtomicU64 = AtomicU64::new(1);
@@ -424,7 +476,98 @@ fn handle(state: &Mutex<State>, src: IpAddr, body: &[u8], conn: u64) -> (u16, St
             }
         }
     };
-    (r.http_status(), r.to_json())
+    r.render(form)
+}
+
+/// Answers as a reference-design deployment does (see [`Style`]).
+fn reference(s: &mut State, src: IpAddr, req: &HttpRequest, conn: u64) -> (u16, String) {
+    let y2015 = s.style == Style::Reference2015;
+    let answer = |status: u16, ok: bool, message: &str| {
+        let word = if ok { "success" } else { "fail" };
+        if y2015 {
+            (
+                200,
+                format!(r#"{{"return_status":"{word}","return_message":"{message}"}}"#),
+            )
+        } else {
+            (
+                status,
+                format!(r#"{{"return_status": "{word}", "return_message": "{message}"}}"#),
+            )
+        }
+    };
+    let mut fields: HashMap<String, String> = HashMap::new();
+    match (y2015, req.method.as_str()) {
+        (true, "get") => {
+            for pair in req.query.as_deref().unwrap_or("").split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                fields.insert(k.to_string(), v.to_string());
+            }
+        }
+        (true, _) => return (403, r#"{"message":"Missing Authentication Token"}"#.into()),
+        (false, "post") => {
+            let Ok(obj) = dyn53::protocol::json::parse(&req.body) else {
+                return (502, "Internal Server Error".into());
+            };
+            for (from, to) in [
+                ("execution_mode", "mode"),
+                ("ddns_hostname", "hostname"),
+                ("validation_hash", "hash"),
+            ] {
+                if let Ok(Some(v)) = obj.str(from) {
+                    fields.insert(to.to_string(), v.to_string());
+                }
+            }
+        }
+        // The 2023 handler reads the JSON body; a GET has none, and the function fails.
+        (false, _) => return (502, "Internal Server Error".into()),
+    }
+    let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let host = field("hostname");
+    let kind = if field("mode") == "get" {
+        "get"
+    } else {
+        "set-v1"
+    };
+    s.requests.push(Seen {
+        conn,
+        kind,
+        hostname: (kind != "get").then(|| host.clone()),
+    });
+    if kind == "get" {
+        return answer(200, true, &src.to_string());
+    }
+    let hash = field("hash");
+    s.secrets.push(hash.clone());
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return answer(
+            400,
+            false,
+            "You must pass a valid sha256 hash in the hash= argument.",
+        );
+    }
+    let Some(secret) = s.hosts.get(&host).map(|h| h.secret.clone()) else {
+        let msg = format!(
+            "There was an issue finding or reading {host} configuration from dynamoDB table: ddns-config"
+        );
+        return answer(403, false, &msg);
+    };
+    if v1_token(&src.to_string(), &host, &secret) != hash {
+        return answer(401, false, "Validation hashes do not match.");
+    }
+    match s.records.insert((host.clone(), RecordType::A), src) {
+        Some(old) if old == src => answer(
+            200,
+            true,
+            "Your IP address matches the current Route53 DNS record.",
+        ),
+        _ if y2015 => answer(
+            200,
+            true,
+            &format!("Your hostname record {host} has been set to {src}"),
+        ),
+        _ => answer(201, true, &format!("{host} has been updated to {src}")),
+    }
 }
 
 fn apply(s: &mut State, hostname: &str, rt: RecordType, ip: IpAddr) -> Response {
