@@ -5,12 +5,15 @@
   aws.py zone-create DOMAIN             create a hosted zone, print its id
   aws.py topic-create NAME              create an SNS topic, print its ARN
   aws.py record ZONE_ID NAME TYPE       print the record's values (sorted, one line) or "none"
+  aws.py sns-texts TOPIC_ARN            print the texts published to the topic, one per line
 
 Endpoint and region come from AWS_ENDPOINT_URL and AWS_REGION.
 """
+import json
 import os
 import socket
 import sys
+import urllib.request
 
 import boto3
 
@@ -38,6 +41,17 @@ def record(zone_id, name, rtype):
     return "none"
 
 
+def sns_texts(topic_arn):
+    """Texts moto recorded as published to TOPIC_ARN (its /moto-api/data.json)."""
+    url = os.environ["AWS_ENDPOINT_URL"] + "/moto-api/data.json"
+    with urllib.request.urlopen(url) as answer:
+        data = json.load(answer)
+    for topic in data.get("sns", {}).get("Topic", []):
+        if topic.get("arn") == topic_arn:
+            for note in topic.get("sent_notifications", []):
+                print(note[1].replace("\n", " "))
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "free-port":
@@ -51,6 +65,8 @@ def main(argv):
         print(client("sns").create_topic(Name=argv[2])["TopicArn"])
     elif cmd == "record":
         print(record(argv[2], argv[3], argv[4]))
+    elif cmd == "sns-texts":
+        sns_texts(argv[2])
     else:
         sys.exit(__doc__)
 
