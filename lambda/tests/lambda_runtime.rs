@@ -63,8 +63,8 @@ fn event(source: &str, body: &str) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-/// Invokes the function through the emulator's Invoke API; returns (status, answer).
-fn invoke(emulator: SocketAddr, event: &[u8]) -> (u16, Response) {
+/// Invokes the function through the emulator's Invoke API; returns what it returned.
+fn invoke_raw(emulator: SocketAddr, event: &[u8]) -> Value {
     let a = Conn::open(emulator).request(
         "POST",
         "/2015-03-31/functions/_/invocations",
@@ -72,7 +72,12 @@ fn invoke(emulator: SocketAddr, event: &[u8]) -> (u16, Response) {
         event,
     );
     assert_eq!(a.status, 200, "invoke: {}", a.text());
-    let proxy: Value = serde_json::from_slice(&a.body).expect("function URL response");
+    serde_json::from_slice(&a.body).expect("a JSON result")
+}
+
+/// Invokes the function with a function URL event; returns (status, answer).
+fn invoke(emulator: SocketAddr, event: &[u8]) -> (u16, Response) {
+    let proxy = invoke_raw(emulator, event);
     let body = proxy["body"].as_str().expect("body");
     (
         proxy["statusCode"].as_u64().unwrap() as u16,
@@ -168,6 +173,20 @@ async fn binary_serves_function_url_events_in_lambda_mode() {
         (status, replay.error.map(|e| e.as_str())),
         (409, Some("nonce"))
     );
+
+    // A 2016 deployment's non-proxy event (mapping template): the result is the answer
+    // object itself, not an HTTP response.
+    let ev = json!({"execution_mode": "get", "source_ip": ip, "query_string": "{mode=get}",
+        "validation_hash": "", "set_hostname": ""});
+    assert_eq!(
+        invoke_raw(emulator, ev.to_string().as_bytes()),
+        json!({"return_status": "success", "return_message": ip})
+    );
+    // The Merlin design's event is refused, and changes nothing.
+    let ev = json!({"ip": "198.51.100.8", "X-Forwarded-For": "198.51.100.8"});
+    let refused = invoke_raw(emulator, ev.to_string().as_bytes());
+    assert_eq!(refused["return_status"], "fail", "{refused}");
+    assert_eq!(refused.as_object().unwrap().len(), 2, "{refused}");
 
     let mut lines = Vec::new();
     for _ in 0..100 {
