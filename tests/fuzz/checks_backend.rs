@@ -5,7 +5,8 @@ use dyn53::protocol::Request;
 use dyn53_backend::call;
 use dyn53_backend::lambda_event::to_call;
 
-/// Any Lambda event (function URL, API Gateway REST or HTTP API JSON) is turned into a call
+/// Any Lambda event (function URL, API Gateway REST or HTTP API JSON, or a non-proxy
+/// mapping-template object) is turned into a call
 /// and parsed without panicking; an accepted request survives a write/parse round trip.
 pub fn event(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
