@@ -563,6 +563,9 @@ pub enum Form {
 impl Form {
     /// The form of a JSON body: v2 if it asks for protocol 2, else the v1 JSON form.
     pub fn of_json(body: &[u8]) -> Form {
+        if body.len() > MAX_BODY {
+            return Form::Json;
+        }
         match json::parse(body).map(|o| o.uint("protocol")) {
             Ok(Ok(Some(2))) => Form::V2,
             _ => Form::Json,
