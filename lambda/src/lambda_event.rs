@@ -135,3 +135,52 @@ fn to_response(reply: Reply) -> lambda_http::Response<Body> {
         .body(Body::from(reply.body))
         .unwrap_or_else(|_| lambda_http::Response::new(Body::Empty))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_template_event_becomes_the_query_form() {
+        let ev = br#"{"execution_mode":"set","source_ip":"203.0.113.7","query_string":"{}",
+            "validation_hash":"ab12","set_hostname":"home.example.com."}"#;
+        let call = non_proxy_call(ev).unwrap();
+        assert_eq!(call.source, "203.0.113.7".parse::<IpAddr>().unwrap());
+        assert_eq!((call.method, call.body.len()), (Method::Get, 0));
+        assert_eq!(
+            call.query.as_deref(),
+            Some("mode=set&hostname=home.example.com.&hash=ab12")
+        );
+        let get = br#"{"execution_mode":"get","source_ip":"2001:db8::1","set_hostname":""}"#;
+        assert_eq!(
+            non_proxy_call(get).unwrap().query.as_deref(),
+            Some("mode=get")
+        );
+        // A value cannot add or repeat fields.
+        let ev = br#"{"execution_mode":"set&mode=get","source_ip":"203.0.113.7",
+            "set_hostname":"a.example&hash=00"}"#;
+        assert_eq!(
+            non_proxy_call(ev).unwrap().query.as_deref(),
+            Some("mode=set%26mode%3Dget&hostname=a.example%26hash%3D00")
+        );
+    }
+
+    #[test]
+    fn events_without_host_token_or_source_are_refused() {
+        let refused = |ev: &[u8]| non_proxy_call(ev).unwrap_err();
+        let merlin = refused(br#"{"ip":"198.51.100.7","X-Forwarded-For":"198.51.100.7"}"#);
+        assert_eq!(merlin.status, 403);
+        assert!(
+            merlin.body.contains("cannot authenticate"),
+            "{}",
+            merlin.body
+        );
+        assert!(merlin
+            .body
+            .starts_with(r#"{"return_status": "fail", "return_message": ""#));
+        let no_source = refused(br#"{"execution_mode":"get","source_ip":"not an ip"}"#);
+        assert_eq!(no_source.status, 500);
+        assert_eq!(refused(b"[1,2]").status, 400);
+        assert_eq!(refused(b"\"text\"").status, 400);
+    }
+}
