@@ -41,13 +41,34 @@ pub struct Call {
     pub body: Vec<u8>,
 }
 
-/// The answer: HTTP status and JSON body.
+/// Content type of protocol answers.
+pub const JSON: &str = "application/json";
+/// Content type of dyndns2 answers.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The answer: HTTP status, body and its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
-    /// JSON body.
+    /// Body ([`JSON`] for the protocol, [`TEXT`] for dyndns2).
     pub body: String,
+    /// Content type of `body`.
+    pub content_type: &'static str,
+    /// Headers beyond the usual ones (the `WWW-Authenticate` challenge of a dyndns2 401).
+    pub headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Reply {
+    /// A plain-text answer.
+    pub fn text(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            body,
+            content_type: TEXT,
+            headers: Vec::new(),
+        }
+    }
 }
 
 impl From<&Response> for Reply {
@@ -55,6 +76,8 @@ impl From<&Response> for Reply {
         Reply {
             status: r.http_status(),
             body: r.to_json(),
+            content_type: JSON,
+            headers: Vec::new(),
         }
     }
 }

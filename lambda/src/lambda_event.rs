@@ -2,6 +2,7 @@
 //! events, through lambda_http, into the same [`Handle`] as the local service.
 
 use crate::call::{Call, Method, Reply};
+use crate::dyndns2;
 use crate::handler::Handle;
 use crate::log;
 use dyn53::protocol::{parse_ip, ErrorCode, Response};
@@ -34,10 +35,35 @@ pub async fn respond<H: Handle>(
     handler: &H,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
+    if dyndns2::is_update_path(req.uri().path()) {
+        return match to_update(&req) {
+            Ok(update) => to_response(handler.handle_dyndns2(update).await),
+            Err(reply) => to_response(reply),
+        };
+    }
     match to_call(&req) {
         Ok(call) => to_response(handler.handle(call).await),
         Err(reply) => to_response(reply),
     }
+}
+
+/// The dyndns2 request an event to `/nic/update` carries.
+pub fn to_update(req: &lambda_http::Request) -> Result<dyndns2::Update, Reply> {
+    let Some(source) = source_ip(req) else {
+        log::error("dyndns2 event without a usable sourceIp");
+        return Err(Reply::text(200, "911\n".into()));
+    };
+    let authorization = req
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(dyndns2::Update {
+        source,
+        method: Method::from_name(req.method().as_str()),
+        query: req.uri().query().map(str::to_string),
+        authorization,
+    })
 }
 
 /// The call an event carries, or the answer when it has no usable caller address.
@@ -56,10 +82,13 @@ pub fn to_call(req: &lambda_http::Request) -> Result<Call, Reply> {
 }
 
 fn to_response(reply: Reply) -> lambda_http::Response<Body> {
-    lambda_http::Response::builder()
+    let mut b = lambda_http::Response::builder()
         .status(reply.status)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Body::from(reply.body))
+        .header("content-type", reply.content_type)
+        .header("cache-control", "no-store");
+    for (name, value) in reply.headers {
+        b = b.header(name, value);
+    }
+    b.body(Body::from(reply.body))
         .unwrap_or_else(|_| lambda_http::Response::new(Body::Empty))
 }

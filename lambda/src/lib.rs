@@ -14,6 +14,7 @@ pub mod client_config;
 pub mod clock;
 pub mod dns;
 pub mod dynamo;
+pub mod dyndns2;
 pub mod handler;
 pub mod host;
 pub mod lambda_event;
