@@ -17,6 +17,7 @@ pub mod dynamo;
 pub mod dyndns2;
 pub mod handler;
 pub mod host;
+pub mod import;
 pub mod lambda_event;
 pub mod limiter;
 pub mod log;
