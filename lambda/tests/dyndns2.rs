@@ -304,11 +304,31 @@ async fn refusals_change_nothing() {
         .update("203.0.113.7", "hostname=nodots", "x", &secret)
         .await;
     assert_eq!(g.body, "notfqdn\n");
-    for name in [&plain, &home, &v4only] {
+    // A host item whose name is outside its zone: the owner must fix it (dnserr, and the
+    // owner is told).
+    let stray = t.s.name("stray");
+    let stray_secret =
+        t.s.add_host("stray", |h| {
+            dyndns2_on(h);
+            h.zone_name = Some("other.example.org".into());
+        })
+        .await;
+    let g = t
+        .update(
+            "203.0.113.7",
+            &format!("hostname={stray}"),
+            &stray,
+            &stray_secret,
+        )
+        .await;
+    assert_eq!(g.body, "dnserr\n");
+    for name in [&plain, &home, &v4only, &stray] {
         assert_eq!(t.record(name, A).await, None, "{name}");
         assert_eq!(t.record(name, AAAA).await, None, "{name}");
     }
-    assert!(t.s.sns_texts().is_empty());
+    let texts = t.s.sns_texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("outside its hosted zone"), "{texts:?}");
 }
 
 #[tokio::test]
