@@ -35,10 +35,11 @@ Usage:
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
   dyn53-backend host remove HOSTNAME  remove a host (its DNS records stay)
-  dyn53-backend import (--from-dynamodb TABLE | --from-s3 s3://BUCKET/KEY | --from-file FILE)
+  dyn53-backend import (--from-dynamodb TABLE | --from-file FILE)
                 [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--dry-run]
                                       add the hosts of a reference deployment (2023 DynamoDB
-                                      config table, or the 2015/2016 S3 JSON object) with
+                                      config table, or a copy of the 2015/2016 S3 JSON object:
+                                      aws s3 cp s3://BUCKET/KEY - | ... --from-file -) with
                                       their existing secrets (never printed)
   dyn53-backend zone-id DOMAIN        find the hosted zone id for a domain
   dyn53-backend table create          create the DynamoDB table (self-hosting, local tests)
@@ -227,15 +228,12 @@ pub fn parse(
         Some("import") => {
             let sources = [
                 text(&mut args, "--from-dynamodb")?.map(Source::DynamoTable),
-                text(&mut args, "--from-s3")?
-                    .map(|u| Source::parse_s3(&u))
-                    .transpose()?,
                 opt::<PathBuf>(&mut args, "--from-file")?.map(Source::File),
             ];
             let mut given = sources.into_iter().flatten();
             let source = given
                 .next()
-                .ok_or("import needs --from-dynamodb, --from-s3 or --from-file")?;
+                .ok_or("import needs --from-dynamodb TABLE or --from-file FILE")?;
             if given.next().is_some() {
                 return Err("import reads one source at a time".into());
             }
@@ -315,15 +313,9 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
-        match p("import --from-s3 s3://bucket/conf/config.json --dry-run").unwrap() {
+        match p("import --from-file - --dry-run").unwrap() {
             Command::Import(o) => {
-                assert_eq!(
-                    o.source,
-                    Source::S3 {
-                        bucket: "bucket".into(),
-                        key: "conf/config.json".into()
-                    }
-                );
+                assert_eq!(o.source, Source::File(PathBuf::from("-")));
                 assert!(o.dry_run && o.protocols.v1 && o.protocols.v2);
                 assert!(!o.protocols.dyndns2 && !o.allow_explicit_ip);
             }
@@ -337,8 +329,7 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert!(p("import").is_err());
-        assert!(p("import --from-s3 bucket/key").is_err());
-        assert!(p("import --from-s3 s3://bucket").is_err());
+        assert!(p("import --from-s3 s3://bucket/key").is_err());
         assert!(p("import --from-file a --from-dynamodb t").is_err());
         assert!(p("import --from-file a --protocols 2").is_err());
         assert!(p("").is_err());

@@ -29,31 +29,10 @@ use std::path::PathBuf;
 pub enum Source {
     /// The 2023 design's DynamoDB config table (its `ddns_config_table` variable).
     DynamoTable(String),
-    /// The 2015/2016 design's S3 JSON object.
-    S3 {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-    },
-    /// A local copy of the S3 JSON object.
+    /// A copy of the 2015/2016 design's S3 JSON object (`-`: standard input), e.g. from
+    /// `aws s3 cp s3://BUCKET/KEY -`: a one-off migration does not justify linking an S3
+    /// client into the Lambda binary.
     File(PathBuf),
-}
-
-impl Source {
-    /// Parses `s3://BUCKET/KEY`.
-    pub fn parse_s3(url: &str) -> Result<Source, String> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("--from-s3 {url:?} must look like s3://BUCKET/KEY"))?;
-        match rest.split_once('/') {
-            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Source::S3 {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            }),
-            _ => Err(format!("--from-s3 {url:?} must look like s3://BUCKET/KEY")),
-        }
-    }
 }
 
 /// What `import` was asked to do.
@@ -244,34 +223,16 @@ pub fn check_entries(entries: &[Entry]) -> Result<Vec<RefHost>, Vec<String>> {
 pub async fn read(cfg: &aws_config::SdkConfig, source: &Source) -> Result<Vec<Entry>, AdminError> {
     match source {
         Source::File(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| AdminError::Input(format!("{}: {e}", path.display())))?;
+            let bytes = if path.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .map_err(|e| AdminError::Input(format!("standard input: {e}")))?;
+                buf
+            } else {
+                std::fs::read(path)
+                    .map_err(|e| AdminError::Input(format!("{}: {e}", path.display())))?
+            };
             entries_from_json(&bytes, &path.display().to_string())
-        }
-        Source::S3 { bucket, key } => {
-            // moto (AWS_ENDPOINT_URL) serves buckets by path, not by host name.
-            let conf = aws_sdk_s3::config::Builder::from(cfg)
-                .force_path_style(cfg.endpoint_url().is_some())
-                .build();
-            let out = aws_sdk_s3::Client::from_conf(conf)
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    AdminError::Aws(format!(
-                        "reading s3://{bucket}/{key} (AWS_REGION must be the bucket's \
-                         region): {}",
-                        aws_error::detail(&e)
-                    ))
-                })?;
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| AdminError::Aws(format!("reading s3://{bucket}/{key}: {e}")))?;
-            entries_from_json(&bytes.into_bytes(), &format!("s3://{bucket}/{key}"))
         }
         Source::DynamoTable(table) => {
             let client = aws_sdk_dynamodb::Client::new(cfg);
@@ -496,12 +457,5 @@ mod tests {
         assert!(!problems[0].contains("another-secret"));
         assert!(entries_from_json(b"[1]", "x").is_err());
         assert!(entries_from_json(b"{", "x").is_err());
-    }
-
-    #[test]
-    fn s3_urls() {
-        assert!(Source::parse_s3("s3://b/k").is_ok());
-        assert!(Source::parse_s3("s3://b/").is_err());
-        assert!(Source::parse_s3("https://b/k").is_err());
     }
 }

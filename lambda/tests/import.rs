@@ -1,6 +1,7 @@
 //! `dyn53-backend import` and `host add --secret-file` (the real binary) against moto, with
 //! a reference deployment's host config laid out as the reference lays it out: the 2023
-//! DynamoDB config table and the 2015/2016 S3 JSON object. The imported hosts keep their
+//! DynamoDB config table and the 2015/2016 S3 JSON object (read from standard input, as
+//! `aws s3 cp s3://BUCKET/KEY -` gives it). The imported hosts keep their
 //! secrets (the routers' v1 tokens still verify), no secret is ever printed, and bad input
 //! writes nothing.
 
@@ -24,6 +25,27 @@ fn admin(s: &Stack, args: &[&str]) -> Output {
         .env_remove("DYN53_URL")
         .output()
         .expect("run dyn53-backend")
+}
+
+/// Runs the admin CLI with `input` on its standard input.
+fn admin_stdin(s: &Stack, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(backend_bin())
+        .args(args)
+        .envs(s.env())
+        .env_remove("DYN53_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run dyn53-backend");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("wait for dyn53-backend")
 }
 
 fn text(o: &Output) -> String {
@@ -186,37 +208,19 @@ async fn imports_the_2023_dynamodb_config_table() {
 }
 
 #[tokio::test]
-async fn imports_the_2015_s3_object() {
+async fn imports_the_2015_s3_object_from_standard_input() {
     let s = Stack::new("import-s3").await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&s.cfg)
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = "ddns-config-import-s3";
-    s3.create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("bucket");
     let nas = s.name("nas");
     let secret = "nas-reference-secret-2015";
+    // The object as `aws s3 cp s3://BUCKET/KEY -` prints it.
     let object = format!(
         "{{\"{nas}.\": {}}}",
         reference_config(&format!("/hostedzone/{}", s.zone_id), secret)
     );
-    s3.put_object()
-        .bucket(bucket)
-        .key("config/ddns.json")
-        .body(object.into_bytes().into())
-        .send()
-        .await
-        .expect("put object");
-
-    let url = format!("s3://{bucket}/config/ddns.json");
-    let o = admin(
+    let o = admin_stdin(
         &s,
-        &["import", "--from-s3", &url, "--protocols", "1,2,dyndns2"],
+        &["import", "--from-file", "-", "--protocols", "1,2,dyndns2"],
+        &object,
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(!text(&o).contains(secret), "{}", text(&o));
@@ -228,17 +232,11 @@ async fn imports_the_2015_s3_object() {
     let list = text(&admin(&s, &["host", "list"]));
     assert!(list.contains("1,2,dyndns2"), "{list}");
 
-    // A missing object: a clear AWS error, exit 1.
-    let o = admin(
-        &s,
-        &[
-            "import",
-            "--from-s3",
-            &format!("s3://{bucket}/missing.json"),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // A missing file: a clear input error naming it (exit 2), nothing written.
+    let o = admin(&s, &["import", "--from-file", "/nonexistent/missing.json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("missing.json"), "{}", text(&o));
+    assert_eq!(host_items(&s).await, vec![nas]);
 }
 
 #[tokio::test]
