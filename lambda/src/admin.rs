@@ -7,11 +7,14 @@ use crate::aws_error;
 use crate::client_config::{self, URL_PLACEHOLDER};
 use crate::clock::{now_unix, utc_date};
 use crate::dynamo::Dynamo;
-use crate::host::{name_in_zone, HostConfig, NotifyPrefs, Protocols};
+use crate::host::{
+    check_secret, name_in_zone, weak_secret_warning, HostConfig, NotifyPrefs, Protocols,
+};
 use crate::random;
 use crate::store::StoreError;
 use dyn53::protocol::RecordType;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// Why an admin command failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +77,19 @@ pub struct AddHost {
     pub notify: NotifyPrefs,
     /// Function URL for the printed client configs.
     pub url: Option<String>,
+    /// A file holding the secret to keep (instead of a new random one).
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Reads a secret the owner keeps in a file (one line; the newline is not part of it).
+pub fn read_secret_file(path: &Path) -> Result<String, AdminError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Input(format!("--secret-file {}: {e}", path.display())))?;
+    let secret = text.strip_suffix('\n').unwrap_or(&text);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    check_secret(secret)
+        .map_err(|e| AdminError::Input(format!("--secret-file {}: {e}", path.display())))?;
+    Ok(secret.to_string())
 }
 
 /// The zone's name (no trailing dot) for a zone id.
@@ -105,7 +121,10 @@ pub async fn host_add(
             req.hostname, req.zone_id
         )));
     }
-    let secret = random::secret().map_err(|e| AdminError::Aws(e.to_string()))?;
+    let secret = match &req.secret_file {
+        Some(path) => read_secret_file(path)?,
+        None => random::secret().map_err(|e| AdminError::Aws(e.to_string()))?,
+    };
     let mut host = HostConfig::new(&req.hostname, &req.zone_id, secret.clone());
     host.zone_name = Some(zone);
     host.ttl = req.ttl;
@@ -119,6 +138,17 @@ pub async fn host_add(
             "{} already exists; use `host rotate` for a new secret or `host remove` first",
             req.hostname
         )));
+    }
+    if let Some(path) = &req.secret_file {
+        let weak = weak_secret_warning(&secret)
+            .map(|w| format!("Warning: {w}.\n"))
+            .unwrap_or_default();
+        return Ok(format!(
+            "Added {} with the secret in {} (kept, not printed).\n{weak}{}",
+            describe(&host),
+            path.display(),
+            dyndns2_note(&host, req.url.as_deref())
+        ));
     }
     Ok(format!(
         "Added {}.\n{}",
@@ -323,12 +353,34 @@ fn secret_and_configs(host: &HostConfig, secret: &str, url: Option<&str>) -> Str
     } else {
         String::new()
     };
-    let url = url.unwrap_or(URL_PLACEHOLDER);
+    let configs = if host.protocols.v1 || host.protocols.v2 {
+        let url = url.unwrap_or(URL_PLACEHOLDER);
+        format!(
+            "\nOpenWrt: /etc/config/dyn53 (chmod 600):\n{}\n\
+             Asuswrt-Merlin: /jffs/addons/dyn53.d/dyn53.conf (chmod 600):\n{}",
+            client_config::openwrt(host, url, secret),
+            client_config::merlin(host, url, secret)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "\nSecret (shown only now; `host rotate` makes a new one):\n  {secret}\n{url_note}\n\
-         OpenWrt: /etc/config/dyn53 (chmod 600):\n{}\n\
-         Asuswrt-Merlin: /jffs/addons/dyn53.d/dyn53.conf (chmod 600):\n{}",
-        client_config::openwrt(host, url, secret),
-        client_config::merlin(host, url, secret)
+        "\nSecret (shown only now; `host rotate` makes a new one):\n  {secret}\n{url_note}{}{configs}",
+        dyndns2_note(host, url)
+    )
+}
+
+/// How a dyndns2 client reaches the host (when the host accepts dyndns2).
+fn dyndns2_note(host: &HostConfig, url: Option<&str>) -> String {
+    if !host.protocols.dyndns2 {
+        return String::new();
+    }
+    format!(
+        "\ndyndns2 clients (ddclient, inadyn, a router's built-in DDNS; README \
+         \"Use the client you already have\"):\n  update URL: {}nic/update?hostname={}&myip=<ip>\n  \
+         user: {}\n  password: the secret\n",
+        url.map_or(URL_PLACEHOLDER, |u| u).trim_end_matches('/').to_string() + "/",
+        host.hostname,
+        host.hostname
     )
 }

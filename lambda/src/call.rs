@@ -41,20 +41,44 @@ pub struct Call {
     pub body: Vec<u8>,
 }
 
-/// The answer: HTTP status and JSON body.
+/// Content type of protocol answers.
+pub const JSON: &str = "application/json";
+/// Content type of dyndns2 answers.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The answer: HTTP status, body and its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status code.
     pub status: u16,
-    /// JSON body.
+    /// Body ([`JSON`] for the protocol, [`TEXT`] for dyndns2).
     pub body: String,
+    /// Content type of `body`.
+    pub content_type: &'static str,
+    /// Headers beyond the usual ones (the `WWW-Authenticate` challenge of a dyndns2 401).
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Reply {
+    /// A plain-text answer.
+    pub fn text(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            body,
+            content_type: TEXT,
+            headers: Vec::new(),
+        }
+    }
+
     /// The answer to a request in `form` (v1: the reference's shape and codes).
     pub fn render(r: &Response, form: Form) -> Self {
         let (status, body) = r.render(form);
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            content_type: JSON,
+            headers: Vec::new(),
+        }
     }
 }
 

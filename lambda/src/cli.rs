@@ -6,11 +6,13 @@ use crate::host::{
     parse_hostname, parse_protocols, parse_ttl, parse_types, parse_zone_id, split_list,
     NotifyPrefs, DEFAULT_TTL,
 };
+use crate::import::{ImportOptions, Source};
 use dyn53::protocol::RecordType;
 use hyper::header::HeaderName;
 use pico_args::Arguments;
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Usage text for `--help` and usage errors.
 pub const USAGE: &str = "\
@@ -24,13 +26,21 @@ Usage:
                                       address is the TCP peer, or the last address in header
                                       NAME when behind a trusted reverse proxy
   dyn53-backend host add HOSTNAME --zone-id ZONE [--ttl 60] [--types A,AAAA]
-                [--protocols 1,2] [--allow-explicit-ip] [--no-notify-change]
+                [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--no-notify-change]
                 [--no-notify-auth-failure] [--no-notify-error] [--url FUNCTION_URL]
+                [--secret-file FILE]
                                       add a host; prints its secret once and client configs
+                                      (--secret-file: keep the secret in FILE, never printed)
   dyn53-backend host list             list hosts (never secrets)
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
   dyn53-backend host remove HOSTNAME  remove a host (its DNS records stay)
+  dyn53-backend import (--from-dynamodb TABLE | --from-file FILE)
+                [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--dry-run]
+                                      add the hosts of a reference deployment (2023 DynamoDB
+                                      config table, or a copy of the 2015/2016 S3 JSON object:
+                                      aws s3 cp s3://BUCKET/KEY - | ... --from-file -) with
+                                      their existing secrets (never printed)
   dyn53-backend zone-id DOMAIN        find the hosted zone id for a domain
   dyn53-backend table create          create the DynamoDB table (self-hosting, local tests)
   dyn53-backend -h | --help | -V | --version
@@ -59,6 +69,8 @@ pub enum Command {
     HostAdd(AddHost),
     /// `host list`.
     HostList,
+    /// `import`.
+    Import(ImportOptions),
     /// `host rotate`.
     HostRotate {
         /// Host to rotate.
@@ -181,6 +193,7 @@ pub fn parse(
                     on_error: !args.contains("--no-notify-error"),
                 };
                 let url = url(&mut args, env_url)?;
+                let secret_file = opt::<PathBuf>(&mut args, "--secret-file")?;
                 let hostname =
                     parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?;
                 Command::HostAdd(AddHost {
@@ -192,6 +205,7 @@ pub fn parse(
                     allow_explicit_ip,
                     notify,
                     url,
+                    secret_file,
                 })
             }
             Some("list") => Command::HostList,
@@ -211,6 +225,34 @@ pub fn parse(
             }
             None => return Err("host needs a command: add, list, rotate or remove".into()),
         },
+        Some("import") => {
+            let sources = [
+                text(&mut args, "--from-dynamodb")?.map(Source::DynamoTable),
+                opt::<PathBuf>(&mut args, "--from-file")?.map(Source::File),
+            ];
+            let mut given = sources.into_iter().flatten();
+            let source = given
+                .next()
+                .ok_or("import needs --from-dynamodb TABLE or --from-file FILE")?;
+            if given.next().is_some() {
+                return Err("import reads one source at a time".into());
+            }
+            let protocols = parse_protocols(split_list(
+                &text(&mut args, "--protocols")?.unwrap_or_else(|| "1,2".into()),
+            ))
+            .map_err(|e| e.0)?;
+            if !protocols.v1 {
+                return Err(
+                    "--protocols must include 1: the imported routers speak protocol 1".into(),
+                );
+            }
+            Command::Import(ImportOptions {
+                source,
+                protocols,
+                allow_explicit_ip: args.contains("--allow-explicit-ip"),
+                dry_run: args.contains("--dry-run"),
+            })
+        }
         Some("zone-id") => Command::ZoneId {
             domain: parse_hostname(&positional(&mut args, "DOMAIN")?).map_err(|e| e.0)?,
         },
@@ -262,6 +304,34 @@ mod tests {
         assert!(p("host add home.example.com --zone-id Z1 --bogus").is_err());
         assert!(p("host add home.example.com --zone-id Z1 --url ftp://x").is_err());
         assert!(p("host frob").is_err());
+        match p("host add a.example.com --zone-id Z1 --protocols 2,dyndns2 --secret-file /s")
+            .unwrap()
+        {
+            Command::HostAdd(a) => {
+                assert_eq!(a.protocols.to_string(), "2,dyndns2");
+                assert_eq!(a.secret_file, Some(PathBuf::from("/s")));
+            }
+            c => panic!("{c:?}"),
+        }
+        match p("import --from-file - --dry-run").unwrap() {
+            Command::Import(o) => {
+                assert_eq!(o.source, Source::File(PathBuf::from("-")));
+                assert!(o.dry_run && o.protocols.v1 && o.protocols.v2);
+                assert!(!o.protocols.dyndns2 && !o.allow_explicit_ip);
+            }
+            c => panic!("{c:?}"),
+        }
+        match p("import --from-dynamodb ddns-config --protocols 1,dyndns2").unwrap() {
+            Command::Import(o) => {
+                assert_eq!(o.source, Source::DynamoTable("ddns-config".into()));
+                assert_eq!(o.protocols.to_string(), "1,dyndns2");
+            }
+            c => panic!("{c:?}"),
+        }
+        assert!(p("import").is_err());
+        assert!(p("import --from-s3 s3://bucket/key").is_err());
+        assert!(p("import --from-file a --from-dynamodb t").is_err());
+        assert!(p("import --from-file a --protocols 2").is_err());
         assert!(p("").is_err());
         assert_eq!(parse(vec![], true, None).unwrap(), Command::Lambda);
         assert_eq!(p("--help").unwrap(), Command::Help);

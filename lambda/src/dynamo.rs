@@ -120,13 +120,7 @@ pub fn host_to_item(h: &HostConfig) -> Item {
         "types".into(),
         AttributeValue::Ss(h.types.iter().map(|t| t.as_str().to_string()).collect()),
     );
-    let mut protocols = Vec::new();
-    if h.protocols.v1 {
-        protocols.push("1".to_string());
-    }
-    if h.protocols.v2 {
-        protocols.push("2".to_string());
-    }
+    let protocols = h.protocols.names().into_iter().map(String::from).collect();
     item.insert("protocols".into(), AttributeValue::Ss(protocols));
     item.insert(
         "allow_explicit_ip".into(),
@@ -733,6 +727,7 @@ mod tests {
         h.protocols = Protocols {
             v1: false,
             v2: true,
+            dyndns2: true,
         };
         h.allow_explicit_ip = true;
         h.notify.on_auth_failure = false;

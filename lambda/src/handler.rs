@@ -9,6 +9,7 @@
 use crate::call::{self, Call, Reply};
 use crate::clock::now_unix;
 use crate::dns::{Current, Dns, DnsError};
+use crate::dyndns2;
 use crate::host::HostConfig;
 use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
@@ -79,6 +80,9 @@ impl Default for Policy {
 pub trait Handle: Send + Sync + 'static {
     /// Answers one call.
     fn handle(&self, call: Call) -> impl Future<Output = Reply> + Send;
+
+    /// Answers one dyndns2 request (`/nic/update`).
+    fn handle_dyndns2(&self, update: dyndns2::Update) -> impl Future<Output = Reply> + Send;
 }
 
 /// The backend: the flow over its four collaborators.
@@ -93,9 +97,9 @@ pub struct Backend<D, S, N, M> {
 
 /// Metrics of one request: which host they belong to, and the counts.
 #[derive(Default)]
-struct Tally {
-    host: Option<String>,
-    counts: Counts,
+pub(crate) struct Tally {
+    pub(crate) host: Option<String>,
+    pub(crate) counts: Counts,
 }
 
 /// What the locked part of a set did.
@@ -160,11 +164,16 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             Ok(Request::SetV1(r)) => self.set_v1(&r, form, source, &mut tally).await,
             Ok(Request::SetV2(r)) => self.set_v2(&r, source, &mut tally).await,
         };
+        self.record_metrics(tally);
+        Reply::render(&resp, form)
+    }
+
+    /// Writes one request's metrics (nothing when nothing was counted).
+    pub(crate) fn record_metrics(&self, tally: Tally) {
         if !tally.counts.is_empty() {
             let host = tally.host.as_deref().unwrap_or(UNKNOWN_HOST);
             self.metrics.record(host, tally.counts, now_ms());
         }
-        Reply::render(&resp, form)
     }
 
     async fn nonce_key(&self) -> Result<&[u8], StoreError> {
@@ -275,7 +284,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     }
 
     /// Loads the host and checks the caller's proof; one answer for every failure.
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         hostname: &str,
         verify: impl Fn(&str) -> bool,
@@ -318,7 +327,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     }
 
     /// Checks what the host may do, then updates the record under the per-host lock.
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         host: &HostConfig,
         rtype: RecordType,
@@ -637,5 +646,9 @@ where
 {
     fn handle(&self, call: Call) -> impl Future<Output = Reply> + Send {
         self.answer(call)
+    }
+
+    fn handle_dyndns2(&self, update: dyndns2::Update) -> impl Future<Output = Reply> + Send {
+        self.answer_dyndns2(update)
     }
 }

@@ -29,17 +29,20 @@ impl Default for NotifyPrefs {
     }
 }
 
-/// Which protocol versions a host accepts.
+/// Which protocols a host accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protocols {
     /// The reference design's sha256 token (existing clients).
     pub v1: bool,
     /// dyn53's signed, nonce-bound requests.
     pub v2: bool,
+    /// The dyndns2 `/nic/update` endpoint (HTTP Basic, the secret as password); off unless
+    /// the owner opts in, since the secret itself then travels in every request.
+    pub dyndns2: bool,
 }
 
 impl Protocols {
-    /// Whether protocol `version` is accepted.
+    /// Whether protocol `version` (1 or 2) is accepted.
     pub fn allows(self, version: u8) -> bool {
         match version {
             1 => self.v1,
@@ -47,15 +50,23 @@ impl Protocols {
             _ => false,
         }
     }
+
+    /// The protocol names as `host add --protocols` takes them.
+    pub fn names(self) -> Vec<&'static str> {
+        [(self.v1, "1"), (self.v2, "2"), (self.dyndns2, "dyndns2")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
 }
 
 impl fmt::Display for Protocols {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.v1, self.v2) {
-            (true, true) => f.write_str("1,2"),
-            (true, false) => f.write_str("1"),
-            (false, true) => f.write_str("2"),
-            (false, false) => f.write_str("none"),
+        let names = self.names();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
         }
     }
 }
@@ -104,8 +115,8 @@ impl fmt::Debug for HostConfig {
 }
 
 impl HostConfig {
-    /// A host with the defaults: TTL 60, type A, protocols 1 and 2, no explicit IP, all
-    /// notifications on.
+    /// A host with the defaults: TTL 60, type A, protocols 1 and 2 (not dyndns2), no
+    /// explicit IP, all notifications on.
     pub fn new(hostname: &str, zone_id: &str, secret: String) -> Self {
         HostConfig {
             hostname: hostname.to_string(),
@@ -114,7 +125,11 @@ impl HostConfig {
             zone_name: None,
             ttl: DEFAULT_TTL,
             types: vec![RecordType::A],
-            protocols: Protocols { v1: true, v2: true },
+            protocols: Protocols {
+                v1: true,
+                v2: true,
+                dyndns2: false,
+            },
             allow_explicit_ip: false,
             notify: NotifyPrefs::default(),
             created: None,
@@ -208,29 +223,68 @@ pub fn parse_types<'a>(
     Ok(out)
 }
 
-/// Parses `1`, `2` or `1,2`.
+/// Parses a list of `1`, `2` and `dyndns2`, e.g. `1,2` or `2,dyndns2`.
 pub fn parse_protocols<'a>(
     items: impl IntoIterator<Item = &'a str>,
 ) -> Result<Protocols, BadSetting> {
     let mut p = Protocols {
         v1: false,
         v2: false,
+        dyndns2: false,
     };
     for item in items {
-        let slot = match item.trim() {
+        let name = item.trim();
+        let slot = match name.to_ascii_lowercase().as_str() {
             "1" => &mut p.v1,
             "2" => &mut p.v2,
-            _ => return Err(bad(format!("protocol {item:?} must be 1 or 2"))),
+            "dyndns2" => &mut p.dyndns2,
+            _ => return Err(bad(format!("protocol {item:?} must be 1, 2 or dyndns2"))),
         };
         if *slot {
-            return Err(bad(format!("protocol {} is given twice", item.trim())));
+            return Err(bad(format!("protocol {name} is given twice")));
         }
         *slot = true;
     }
-    if !p.v1 && !p.v2 {
-        return Err(bad("at least one protocol (1 or 2) is needed"));
+    if !p.v1 && !p.v2 && !p.dyndns2 {
+        return Err(bad("at least one protocol (1, 2 or dyndns2) is needed"));
     }
     Ok(p)
+}
+
+/// Longest secret accepted from the owner (`--secret-file`, `import`).
+pub const MAX_SECRET: usize = 1024;
+
+/// Shortest secret accepted without a warning (a v1 token is a fast hash of it, so a
+/// short one is guessed offline from one captured token).
+pub const WEAK_SECRET: usize = 16;
+
+/// Checks a secret the owner brings (a file, an imported deployment). The error never
+/// quotes the secret.
+pub fn check_secret(secret: &str) -> Result<(), BadSetting> {
+    if secret.is_empty() {
+        return Err(bad("the secret is empty"));
+    }
+    if secret.len() > MAX_SECRET {
+        return Err(bad(format!("the secret is longer than {MAX_SECRET} bytes")));
+    }
+    if secret.chars().any(char::is_control) {
+        return Err(bad("the secret contains control characters"));
+    }
+    if secret.trim() != secret {
+        return Err(bad("the secret starts or ends with spaces"));
+    }
+    Ok(())
+}
+
+/// A warning for a secret shorter than [`WEAK_SECRET`], if it is.
+pub fn weak_secret_warning(secret: &str) -> Option<String> {
+    (secret.chars().count() < WEAK_SECRET).then(|| {
+        format!(
+            "its secret is short ({} characters): a captured v1 token lets anyone guess it \
+             offline; run `host rotate` once its routers use dyn53's client",
+            secret.chars().count()
+        )
+    })
 }
 
 /// Splits a comma-separated list, as the admin CLI takes `--types A,AAAA`.
@@ -271,11 +325,38 @@ mod tests {
             parse_protocols(split_list("2")).unwrap(),
             Protocols {
                 v1: false,
-                v2: true
+                v2: true,
+                dyndns2: false
             }
         );
+        let p = parse_protocols(split_list("1,2,dyndns2")).unwrap();
+        assert!(p.v1 && p.v2 && p.dyndns2);
+        assert_eq!(p.to_string(), "1,2,dyndns2");
+        assert_eq!(
+            parse_protocols(split_list("DynDNS2")).unwrap().to_string(),
+            "dyndns2"
+        );
+        assert!(parse_protocols(split_list("dyndns2,dyndns2")).is_err());
         assert!(parse_protocols(split_list("3")).is_err());
         assert!(parse_protocols(split_list("1,1")).is_err());
+    }
+
+    #[test]
+    fn given_secrets() {
+        assert!(check_secret("a-reference-secret").is_ok());
+        assert!(check_secret("with inner space").is_ok());
+        for bad in [
+            "",
+            " lead",
+            "trail ",
+            "tab\there",
+            &"x".repeat(MAX_SECRET + 1),
+        ] {
+            let e = check_secret(bad).unwrap_err();
+            assert!(bad.is_empty() || !e.0.contains(bad.trim()), "{e}");
+        }
+        assert!(weak_secret_warning("short").is_some());
+        assert!(weak_secret_warning(&"x".repeat(WEAK_SECRET)).is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! non-proxy API Gateway events of 2015/2016 reference deployments (see [`non_proxy_call`]).
 
 use crate::call::{Call, Method, Reply};
+use crate::dyndns2;
 use crate::handler::Handle;
 use crate::log;
 use dyn53::protocol::{parse_ip, ErrorCode, Form, Response};
@@ -36,10 +37,35 @@ pub async fn respond<H: Handle>(
     handler: &H,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
+    if dyndns2::is_update_path(req.uri().path()) {
+        return match to_update(&req) {
+            Ok(update) => to_response(handler.handle_dyndns2(update).await),
+            Err(reply) => to_response(reply),
+        };
+    }
     match to_call(&req) {
         Ok(call) => to_response(handler.handle(call).await),
         Err(reply) => to_response(reply),
     }
+}
+
+/// The dyndns2 request an event to `/nic/update` carries.
+pub fn to_update(req: &lambda_http::Request) -> Result<dyndns2::Update, Reply> {
+    let Some(source) = source_ip(req) else {
+        log::error("dyndns2 event without a usable sourceIp");
+        return Err(Reply::text(200, "911\n".into()));
+    };
+    let authorization = req
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(dyndns2::Update {
+        source,
+        method: Method::from_name(req.method().as_str()),
+        query: req.uri().query().map(str::to_string),
+        authorization,
+    })
 }
 
 /// The call an event carries, or the answer when it has no usable caller address.
@@ -124,15 +150,18 @@ fn escape(value: &str) -> String {
 }
 
 fn to_response(reply: Reply) -> lambda_http::Response<Body> {
-    lambda_http::Response::builder()
+    let mut b = lambda_http::Response::builder()
         .status(reply.status)
-        .header("content-type", "application/json")
+        .header("content-type", reply.content_type)
         .header("cache-control", "no-store")
         // The reference handler's CORS headers, so browser-based clients keep working.
         .header("access-control-allow-headers", "Content-Type")
         .header("access-control-allow-origin", "*")
-        .header("access-control-allow-methods", "GET")
-        .body(Body::from(reply.body))
+        .header("access-control-allow-methods", "GET");
+    for (name, value) in reply.headers {
+        b = b.header(name, value);
+    }
+    b.body(Body::from(reply.body))
         .unwrap_or_else(|_| lambda_http::Response::new(Body::Empty))
 }
 

@@ -2,7 +2,7 @@
 
 use dyn53_backend::cli::{self, Command, USAGE};
 use dyn53_backend::settings::Settings;
-use dyn53_backend::{admin, aws, lambda_event, log, serve};
+use dyn53_backend::{admin, aws, import, lambda_event, log, serve};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -118,6 +118,7 @@ async fn run_admin(cmd: Command) -> ExitCode {
     let result = match cmd {
         Command::HostAdd(req) => admin::host_add(&table, &r53, req).await,
         Command::HostList => admin::host_list(&table).await,
+        Command::Import(opts) => import::import(&cfg, &table, &r53, &opts).await,
         Command::HostRotate { hostname, url } => {
             admin::host_rotate(&table, &hostname, url.as_deref()).await
         }

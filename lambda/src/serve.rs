@@ -2,12 +2,13 @@
 //! and set share one connection), for `make demo`, router tests and self-hosting.
 
 use crate::call::{too_large, Call, Method, Reply};
+use crate::dyndns2;
 use crate::handler::Handle;
 use crate::log;
 use dyn53::protocol::{canonical_ip, parse_ip, ErrorCode, Response as Answer, MAX_BODY};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, CONNECTION, CONTENT_LENGTH};
+use hyper::header::{HeaderName, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -91,11 +92,19 @@ fn forwarded_ip(req: &Request<Incoming>, name: &HeaderName) -> Option<IpAddr> {
     parse_ip(value.rsplit(',').next()?.trim())
 }
 
+/// A header's value as text, if present and readable.
+fn header_text(req: &Request<Incoming>, name: HeaderName) -> Option<String> {
+    Some(req.headers().get(name)?.to_str().ok()?.to_string())
+}
+
 fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
     let mut b = Response::builder()
         .status(reply.status)
-        .header("content-type", "application/json")
+        .header(CONTENT_TYPE, reply.content_type)
         .header("cache-control", "no-store");
+    for (name, value) in reply.headers {
+        b = b.header(name, value);
+    }
     if close {
         b = b.header(CONNECTION, "close");
     }
@@ -139,6 +148,12 @@ async fn respond<H: Handle>(
     }
     let method = Method::from_name(req.method().as_str());
     let query = req.uri().query().map(str::to_string);
+    let dyndns2 = dyndns2::is_update_path(req.uri().path()).then(|| dyndns2::Update {
+        source,
+        method,
+        query: query.clone(),
+        authorization: header_text(&req, AUTHORIZATION),
+    });
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return refuse(too_large()),
@@ -162,7 +177,10 @@ async fn respond<H: Handle>(
         body,
     };
     let task = tokio::spawn(async move {
-        let reply = handler.handle(call).await;
+        let reply = match dyndns2 {
+            Some(update) => handler.handle_dyndns2(update).await,
+            None => handler.handle(call).await,
+        };
         drop(turn);
         reply
     });

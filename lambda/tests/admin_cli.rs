@@ -238,7 +238,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
                 "--protocols".into(),
                 "3".into(),
             ],
-            "1 or 2",
+            "1, 2 or dyndns2",
         ),
         (
             vec![

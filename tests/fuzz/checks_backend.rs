@@ -3,11 +3,13 @@
 
 use dyn53::protocol::Request;
 use dyn53_backend::call;
-use dyn53_backend::lambda_event::to_call;
+use dyn53_backend::dyndns2;
+use dyn53_backend::lambda_event::{to_call, to_update};
 
 /// Any Lambda event (function URL, API Gateway REST or HTTP API JSON, or a non-proxy
-/// mapping-template object) is turned into a call
-/// and parsed without panicking; an accepted request survives a write/parse round trip.
+/// mapping-template object) is turned into a call and parsed without panicking; an accepted
+/// request survives a write/parse round trip. The dyndns2 parse of the same event (query and
+/// Authorization header) never panics either.
 pub fn event(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -15,6 +17,9 @@ pub fn event(data: &[u8]) {
     let Some(req) = upstream_parse(text) else {
         return;
     };
+    if let Ok(u) = to_update(&req) {
+        let _ = dyndns2::parse(&u);
+    }
     let Ok(c) = to_call(&req) else { return };
     if let Ok(parsed) = call::parse(&c) {
         assert_eq!(

@@ -305,3 +305,24 @@ show_log() {
 	[ -z "$1" ] && return 0
 	while IFS= read -r line; do echo "    log: $line"; done <<<"$1"
 }
+
+# tls_front DIR: a throwaway test CA and a TLS terminator (socat) in front of the local
+# backend on BACKEND_PORT, as a function URL is. Sets TLS_PORT, TLS_URL and TLS_CA (the CA
+# certificate a client must trust).
+tls_front() {
+	local pki=$1/pki
+	mkdir -p "$pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=dyn53-test-ca \
+		-keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null || return 1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+		-keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null || return 1
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/ext"
+	openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+		-days 2 -extfile "$pki/ext" -out "$pki/server.pem" 2>/dev/null || return 1
+	TLS_PORT=$(aws free-port)
+	socat "OPENSSL-LISTEN:$TLS_PORT,bind=127.0.0.1,reuseaddr,fork,cert=$pki/server.pem,key=$pki/server.key,verify=0" \
+		"TCP:127.0.0.1:$BACKEND_PORT" 2>"$1/socat.log" &
+	RT_PIDS+=($!)
+	export TLS_CA=$pki/ca.pem TLS_URL=https://127.0.0.1:$TLS_PORT/
+	wait_for 30 port_open "$TLS_PORT" || { echo "socat did not start" >&2; return 1; }
+}
