@@ -16,8 +16,8 @@ use crate::notify::{self, Message, Notifier};
 use crate::random;
 use crate::store::{HostStore, RateLimit, StoreError};
 use dyn53::protocol::{
-    canonical_ip, check_nonce, issue_nonce, v1_verify, ErrorCode, IpMode, NonceError, RecordType,
-    Request, Response, SetV1, SetV2, SignedFields,
+    canonical_ip, check_nonce, is_public, issue_nonce, v1_verify, ErrorCode, IpMode, NonceError,
+    RecordType, Request, Response, SetV1, SetV2, SignedFields,
 };
 use std::future::Future;
 use std::net::IpAddr;
@@ -200,11 +200,13 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             Ok(h) => h,
             Err(resp) => return resp,
         };
-        // v1 has no freshness: a valid token is as much a check-in as it can get.
-        tally.counts.check_in = 1;
         if !host.protocols.allows(1) {
             return not_allowed(&host, "this host does not accept protocol 1 requests");
         }
+        // v1 has no freshness: a valid token is as much a check-in as it can get. Only
+        // after the protocol check, so a replayed v1 token for a v2-only host cannot keep
+        // the dead-man alarm quiet.
+        tally.counts.check_in = 1;
         self.apply(&host, RecordType::for_ip(source), source, tally)
             .await
     }
@@ -253,6 +255,17 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             IpMode::Explicit if !host.allow_explicit_ip => {
                 return not_allowed(&host, "explicit IP addresses are not allowed for this host")
+            }
+            // 0.0.0.0, 169.254.169.254, 10/8 and the like in public DNS point the host's
+            // users at their own network (or nowhere): never what a router means to publish.
+            IpMode::Explicit if host.public_ip_only && !is_public(r.ip) => {
+                return not_allowed(
+                    &host,
+                    &format!(
+                        "{} is not a public address; this host accepts only public ones",
+                        r.ip
+                    ),
+                )
             }
             _ => {}
         }

@@ -1,6 +1,7 @@
 //! `dyn53-backend`: wires the command line to the library (see `cli::USAGE`).
 
 use dyn53_backend::cli::{self, Command, USAGE};
+use dyn53_backend::host::parse_record_names;
 use dyn53_backend::settings::Settings;
 use dyn53_backend::{admin, aws, lambda_event, log, serve};
 use std::process::ExitCode;
@@ -116,7 +117,19 @@ async fn run_admin(cmd: Command) -> ExitCode {
     let table = aws::dynamo(&cfg, table.as_deref().unwrap_or(""));
     let r53 = aws_sdk_route53::Client::new(&cfg);
     let result = match cmd {
-        Command::HostAdd(req) => admin::host_add(&table, &r53, req).await,
+        Command::HostAdd(mut req) => {
+            let env = std::env::var("DYN53_RECORD_NAMES").ok();
+            if let (None, Some(v)) = (&req.record_names, env.filter(|v| !v.trim().is_empty())) {
+                match parse_record_names(&v) {
+                    Ok(names) => req.record_names = Some(names),
+                    Err(e) => {
+                        eprintln!("dyn53-backend: DYN53_RECORD_NAMES: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            admin::host_add(&table, &r53, req).await
+        }
         Command::HostList => admin::host_list(&table).await,
         Command::HostRotate { hostname, url } => {
             admin::host_rotate(&table, &hostname, url.as_deref()).await
