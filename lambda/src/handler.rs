@@ -38,6 +38,9 @@ pub struct Policy {
     pub change_limit: RateLimit,
     /// Seconds between two auth-failure (or two error) notifications for one host.
     pub notify_quiet: u64,
+    /// The least time an authentication failure takes to answer, so the notification a
+    /// known host's first failure sends cannot tell known names from unknown ones.
+    pub auth_failure_time: Duration,
     /// Oldest v2 nonce accepted, in seconds.
     pub nonce_max_age: u64,
     /// How long a per-host update lock lives if its holder dies, in seconds.
@@ -66,6 +69,7 @@ impl Default for Policy {
                 window: 3600,
             },
             notify_quiet: 3600,
+            auth_failure_time: Duration::from_millis(250),
             nonce_max_age: 300,
             lock_lease: 30,
             lock_wait: Duration::from_secs(3),
@@ -283,6 +287,10 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     }
 
     /// Loads the host and checks the caller's proof; one answer for every failure.
+    ///
+    /// Every failure, known name or not, does the same table work (the load, then one
+    /// auth-failure window keyed by the name asked for) and answers no sooner than
+    /// `auth_failure_time`, which hides the one notification a known host's window sends.
     async fn authenticate(
         &self,
         hostname: &str,
@@ -290,39 +298,50 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         source: IpAddr,
         tally: &mut Tally,
     ) -> Result<HostConfig, Response> {
-        let host = match self.store.load_host(hostname).await {
-            Ok(h) => h,
+        let started = Instant::now();
+        let known = match self.store.load_host(hostname).await {
+            Ok(None) => {
+                let _ = verify(DUMMY_SECRET);
+                log::warn(format!("auth failure from {source} (unknown host)"));
+                tally.counts.auth_failure = 1;
+                None
+            }
+            Ok(Some(h)) if verify(&h.secret) => {
+                tally.host = Some(h.hostname.clone());
+                return Ok(h);
+            }
+            Ok(Some(h)) => {
+                log::warn(format!("{}: auth failure from {source}", h.hostname));
+                tally.host = Some(h.hostname.clone());
+                tally.counts.auth_failure = 1;
+                Some(h)
+            }
             Err(StoreError::BadItem(d)) => {
                 // The owner must fix the item; the caller learns nothing about it.
                 log::error(format!("{hostname}: unusable host item: {d}"));
                 tally.host = Some(hostname.to_string());
                 tally.counts.error = 1;
-                return Err(Response::error(ErrorCode::Auth, AUTH_FAILED));
+                None
             }
             Err(e) => return Err(self.store_failed(e, tally)),
         };
-        match host {
-            None => {
-                let _ = verify(DUMMY_SECRET);
-                log::warn(format!("auth failure from {source} (unknown host)"));
-                tally.counts.auth_failure = 1;
-                Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
+        let key = format!("quiet#{hostname}#auth");
+        let limit = RateLimit {
+            max: 1,
+            window: self.policy.notify_quiet,
+        };
+        match (self.store.take_rate(&key, limit, now_unix()).await, known) {
+            (Ok(true), Some(h)) if h.notify.on_auth_failure => {
+                let msg = notify::auth_failure(&h.hostname, source, now_unix());
+                self.notify(&h, msg, tally).await;
             }
-            Some(h) if !verify(&h.secret) => {
-                log::warn(format!("{}: auth failure from {source}", h.hostname));
-                tally.host = Some(h.hostname.clone());
-                tally.counts.auth_failure = 1;
-                if h.notify.on_auth_failure {
-                    let msg = notify::auth_failure(&h.hostname, source, now_unix());
-                    self.notify_quietly(&h, "auth", msg, tally).await;
-                }
-                Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
+            (Err(e), Some(h)) => {
+                log::error(format!("{}: auth notification skipped: {e}", h.hostname))
             }
-            Some(h) => {
-                tally.host = Some(h.hostname.clone());
-                Ok(h)
-            }
+            _ => {}
         }
+        tokio::time::sleep_until((started + self.policy.auth_failure_time).into()).await;
+        Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
     }
 
     /// Checks what the host may do, then updates the record under the per-host lock.
