@@ -9,7 +9,7 @@
 use crate::call::{self, Call, Reply};
 use crate::clock::now_unix;
 use crate::dns::{Current, Dns, DnsError};
-use crate::host::HostConfig;
+use crate::host::{name_matches, HostConfig};
 use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
 use crate::notify::{self, Message, Notifier};
@@ -55,6 +55,9 @@ pub struct Policy {
     /// Fewer reads for big fleets, at the price of repairing a record changed behind dyn53's
     /// back only after this long.
     pub record_confirm: u64,
+    /// The names the function's role may change (the stack's RecordNames,
+    /// DYN53_RECORD_NAMES); others are refused before Route 53 is asked. None: any.
+    pub record_names: Option<Vec<String>>,
 }
 
 impl Default for Policy {
@@ -75,6 +78,7 @@ impl Default for Policy {
             lock_wait: Duration::from_secs(3),
             record_trust: 86_400,
             record_confirm: 0,
+            record_names: None,
         }
     }
 }
@@ -369,6 +373,27 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             return Response::error(
                 ErrorCode::NotAllowed,
                 "this hostname is outside its hosted zone; the owner must fix the host config",
+            );
+        }
+        let listed = |names: &Vec<String>| names.iter().any(|p| name_matches(p, &host.hostname));
+        if !self.policy.record_names.as_ref().is_none_or(listed) {
+            // Route 53 would refuse the role anyway (its NormalizedRecordNames condition).
+            log::error(format!(
+                "{}: not among the stack's RecordNames; add it there",
+                host.hostname
+            ));
+            tally.counts.error = 1;
+            self.notify_error(
+                host,
+                rtype,
+                "hostname not in the stack's RecordNames",
+                tally,
+            )
+            .await;
+            return Response::error(
+                ErrorCode::NotAllowed,
+                "this hostname is not one the backend may change; the owner must add it to \
+                 the stack's RecordNames",
             );
         }
         // A herd (an ISP outage ending) books Route 53 beyond the budget: say so before the

@@ -1,6 +1,7 @@
 //! Backend settings from the environment (the SAM template sets them on Lambda).
 
 use crate::handler::Policy;
+use crate::host::parse_record_names;
 use crate::limiter::{SlotLimit, DEFAULT_BURST, DEFAULT_RATE};
 use crate::store::RateLimit;
 use std::fmt;
@@ -128,6 +129,13 @@ impl Settings {
             )?),
             record_trust: number("DYN53_RECORD_TRUST_SECS", d.record_trust)?,
             record_confirm: number("DYN53_RECORD_CONFIRM_SECS", d.record_confirm)?,
+            record_names: match get("DYN53_RECORD_NAMES") {
+                None => None,
+                Some(v) => Some(
+                    parse_record_names(&v)
+                        .map_err(|e| SettingsError(format!("DYN53_RECORD_NAMES: {e}")))?,
+                ),
+            },
             ..d
         };
         Ok(Settings {
@@ -167,6 +175,16 @@ mod tests {
         assert_eq!(s.namespace, "dyn53");
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", "short")]).is_err());
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "x")]).is_err());
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RECORD_NAMES", "Bad.Name.")]).is_err());
+        let s = from(&[
+            ("DYN53_TABLE", "t"),
+            ("DYN53_RECORD_NAMES", "a.x.com,*.y.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.policy.record_names,
+            Some(vec!["a.x.com".to_string(), "*.y.com".to_string()])
+        );
         let s = from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", &"k".repeat(32))]).unwrap();
         assert!(!format!("{s:?}").contains("kkkk"));
         assert_eq!(s.route53_pace, Some(SlotLimit::default()));

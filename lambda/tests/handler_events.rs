@@ -719,6 +719,36 @@ async fn hostname_outside_its_zone_is_refused() {
 }
 
 #[tokio::test]
+async fn names_outside_record_names_are_refused_before_route53() {
+    let p = Policy {
+        record_names: Some(vec![
+            "home.names.example.net".into(),
+            "*.dyn.names.example.net".into(),
+        ]),
+        ..common::policy()
+    };
+    let t = T::with_policy("names", p).await;
+    let ip = "203.0.113.85";
+    for (label, ok) in [
+        ("home", true),
+        ("a.dyn", true),
+        ("www", false),
+        ("dyn", false),
+    ] {
+        let name = t.s.name(label);
+        let secret = t.s.add_host(label, |h| h.notify.on_error = false).await;
+        let g = t.v2(&name, A, ip, IpMode::Source, ip, &secret).await;
+        if ok {
+            assert_eq!(g.status, 201, "{name}: {}", g.raw);
+        } else {
+            assert_error(&g, ErrorCode::NotAllowed);
+            assert!(g.r.message.contains("RecordNames"), "{}", g.raw);
+            assert_eq!(t.record(&name, A).await, None);
+        }
+    }
+}
+
+#[tokio::test]
 async fn rate_limit_holds_and_changes_nothing() {
     let p = Policy {
         set_limit: RateLimit {

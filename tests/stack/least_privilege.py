@@ -204,8 +204,20 @@ def main():
     short_key = user_with(iam, "dyn53-short", short)
     moto.enforce_iam()
 
+    # A host item outside RecordNames, written by hand as an owner might (host add refuses).
+    moto.client("dynamodb", *admin_key).put_item(TableName=table, Item={
+        "pk": {"S": "host#www.example.com"}, "secret": {"S": "w" * 64},
+        "zone_id": {"S": zone_id}, "zone_name": {"S": "example.com"}})
+
     rec = Recorder(moto.port)
-    env = {"DYN53_TABLE": table, "DYN53_TOPIC_ARN": topic, "DYN53_RATE_LIMIT": "4/300"}
+    # The function's own environment as the stack set it, with a tighter rate limit so the
+    # limit is reached within this run.
+    env = moto.client("lambda", *admin_key).get_function_configuration(
+        FunctionName=physical["Dyn53Function"])["Environment"]["Variables"]
+    c.equal("function env from the stack: table, topic, record names",
+            (env.get("DYN53_TABLE"), env.get("DYN53_TOPIC_ARN"), env.get("DYN53_RECORD_NAMES")),
+            (table, topic, RECORD_NAMES))
+    env = dict(env, DYN53_RATE_LIMIT="4/300")
     svc = Service(rec.url, fn_key, env)
     try:
         results = {}
@@ -215,6 +227,7 @@ def main():
         results["v1 to a v2-only host (refused)"] = v1_set(svc, "home.example.com", home_secret)
         results["wrong secret (auth failure, notified)"] = v2_set(svc, "home.example.com", "x" * 64)
         results["v2 get"] = svc.post({"execution_mode": "get", "protocol": 2})
+        results["a host outside RecordNames (refused)"] = v1_set(svc, "www.example.com", "w" * 64)
         for _ in range(3):
             results["rate limit"] = v2_set(svc, "home.example.com", home_secret)
         expect = {
@@ -224,6 +237,7 @@ def main():
             "v1 to a v2-only host (refused)": (403, "error"),
             "wrong secret (auth failure, notified)": (403, "error"),
             "v2 get": (200, "ip"),
+            "a host outside RecordNames (refused)": (403, "error"),
             "rate limit": (429, "error"),
         }
         for name, (status, body) in results.items():
@@ -234,10 +248,13 @@ def main():
                            HostedZoneId=zone_id)["ResourceRecordSets"] if s["Type"] == "A"),
                 [("home.example.com.", ["127.0.0.1"]), ("nas.dyn.example.com.", ["127.0.0.1"])])
         texts = sns_texts(topic)
-        c.check("notifications published (two changes, one auth failure)",
-                len(texts) == 3 and sum("auth" in t.lower() or "failed" in t.lower() for t in texts) == 1,
-                texts)
-        c.check("backend logged no error", not [l for l in svc.log if "error" in l.lower()], svc.log)
+        c.check("notifications: two changes, one auth failure, one error (www)",
+                len(texts) == 4 and sum("authentication failure" in t for t in texts) == 1
+                and sum("RecordNames" in t for t in texts) == 1, texts)
+        errors = [line for line in svc.log if " error: " in line]
+        c.check("backend logged only the www refusal as an error",
+                len(errors) == 1 and "www.example.com: not among the stack's RecordNames" in errors[0],
+                errors)
     finally:
         svc.stop()
     calls = rec.take()
