@@ -40,7 +40,8 @@ Usage:
   dyn53-backend -h | --help | -V | --version
 
 Environment: DYN53_TABLE (required), DYN53_TOPIC_ARN, DYN53_NONCE_KEY, DYN53_RATE_LIMIT (10/300),
-DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_DNS_BUDGET_MS (8000),
+DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_AUTH_FAILURE_MS (250),
+DYN53_DNS_BUDGET_MS (8000),
 DYN53_METRICS_NAMESPACE (dyn53), DYN53_URL (for printed configs), DYN53_RECORD_NAMES (names the
 function may change), AWS_REGION, AWS_ENDPOINT_URL
 and the usual AWS credential variables or profile.

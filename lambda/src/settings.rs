@@ -123,6 +123,10 @@ impl Settings {
             set_limit: limit("DYN53_RATE_LIMIT", d.set_limit)?,
             change_limit: limit("DYN53_CHANGE_LIMIT", d.change_limit)?,
             notify_quiet: number("DYN53_NOTIFY_QUIET_SECS", d.notify_quiet)?,
+            auth_failure_time: Duration::from_millis(number(
+                "DYN53_AUTH_FAILURE_MS",
+                d.auth_failure_time.as_millis() as u64,
+            )?),
             lock_wait: Duration::from_millis(number(
                 "DYN53_LOCK_WAIT_MS",
                 d.lock_wait.as_millis() as u64,
@@ -176,6 +180,8 @@ mod tests {
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", "short")]).is_err());
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "x")]).is_err());
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RECORD_NAMES", "Bad.Name.")]).is_err());
+        let s = from(&[("DYN53_TABLE", "t"), ("DYN53_AUTH_FAILURE_MS", "100")]).unwrap();
+        assert_eq!(s.policy.auth_failure_time, Duration::from_millis(100));
         let s = from(&[
             ("DYN53_TABLE", "t"),
             ("DYN53_RECORD_NAMES", "a.x.com,*.y.com"),
