@@ -63,6 +63,7 @@ async fn serve_requests(cmd: Command) -> ExitCode {
     }
     let cfg = aws::load_config().await;
     let backend = Arc::new(aws::backend(&cfg, &settings, std::io::stdout()));
+    let per_address = settings.max_per_address;
     match cmd {
         Command::Serve {
             listen,
@@ -78,7 +79,7 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             let addr = listener.local_addr().map_or(listen, |a| a);
             log::info(format!("listening on http://{addr}/"));
             tokio::select! {
-                r = serve::serve(backend, listener, proxy_header) => {
+                r = serve::serve(backend, listener, proxy_header, per_address) => {
                     if let Err(e) = r { log::error(format!("service stopped: {e}")); return ExitCode::from(1); }
                 }
                 _ = shutdown() => log::info("stopping"),

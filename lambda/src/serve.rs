@@ -36,9 +36,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 /// slots for ever and, enough of them, keep every other router out.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most connections one address may hold open at once (when the peer is the client, not
-/// a trusted proxy): one address cannot take all [`MAX_CONNECTIONS`]. Connections beyond
-/// it are closed at once. A router needs one; a NAT full of them a few.
+/// Default of the most connections one address may hold open at once (when the peer is
+/// the client, not a trusted proxy): one address cannot take all [`MAX_CONNECTIONS`].
+/// Connections beyond it are closed at once. A router needs one; a NAT full of them a few.
 pub const MAX_PER_ADDRESS: usize = 32;
 
 /// Open connections per peer address; an entry is released when its connection ends.
@@ -49,10 +49,10 @@ struct PerAddress(std::sync::Mutex<HashMap<IpAddr, usize>>);
 struct Counted(Arc<PerAddress>, IpAddr);
 
 impl PerAddress {
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Counted> {
+    fn admit(self: &Arc<Self>, ip: IpAddr, most: usize) -> Option<Counted> {
         let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(ip).or_insert(0);
-        if *n >= MAX_PER_ADDRESS {
+        if *n >= most {
             return None;
         }
         *n += 1;
@@ -75,15 +75,17 @@ impl Drop for Counted {
 /// Accepts connections on `listener` forever.
 ///
 /// The caller's address is the TCP peer; with `proxy_header` (only behind a trusted reverse
-/// proxy) it is the last address in that header instead.
+/// proxy) it is the last address in that header instead. One peer address may hold at most
+/// `per_address` connections (0: no limit; not applied behind a proxy).
 pub async fn serve<H: Handle>(
     handler: Arc<H>,
     listener: TcpListener,
     proxy_header: Option<HeaderName>,
+    per_address: usize,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let per_address = Arc::new(PerAddress::default());
+    let open = Arc::new(PerAddress::default());
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -98,13 +100,13 @@ pub async fn serve<H: Handle>(
             }
         };
         // Behind a trusted proxy every connection comes from the proxy: no per-address cap.
-        let counted = match proxy_header {
-            Some(_) => None,
-            None => match per_address.admit(canonical_ip(peer.ip())) {
+        let counted = match (&proxy_header, per_address) {
+            (Some(_), _) | (None, 0) => None,
+            (None, most) => match open.admit(canonical_ip(peer.ip()), most) {
                 Some(c) => Some(c),
                 None => {
                     log::warn(format!(
-                        "{}: more than {MAX_PER_ADDRESS} connections; closed",
+                        "{}: more than {most} connections; closed",
                         peer.ip()
                     ));
                     continue;

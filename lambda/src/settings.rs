@@ -28,6 +28,8 @@ pub struct Settings {
     pub route53_pace: Option<SlotLimit>,
     /// Rate limits and timings of the flow.
     pub policy: Policy,
+    /// Most connections one address may hold open on the local service (0: no limit).
+    pub max_per_address: usize,
 }
 
 // Hand-written so the nonce key never reaches a log.
@@ -153,6 +155,10 @@ impl Settings {
             )?),
             route53_pace,
             policy,
+            max_per_address: number(
+                "DYN53_MAX_CONNECTIONS_PER_ADDRESS",
+                crate::serve::MAX_PER_ADDRESS as u64,
+            )? as usize,
         })
     }
 }
