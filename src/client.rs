@@ -5,6 +5,7 @@
 use crate::config::{Protocol, Record, Secret, Settings};
 use crate::dns;
 use crate::error::Error;
+use crate::protocol::auth::nonce_syntax_ok;
 use crate::protocol::{
     is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,
     SetV2, SignedFields,
@@ -151,6 +152,19 @@ impl<'a> Session<'a> {
                     "{} gave no nonce, so it does not speak protocol 2 (for a reference-design \
                      backend set protocol 1)",
                     self.transport.host()
+                ),
+            });
+        }
+        // The nonce goes into the signed text: one with line breaks or other bytes outside
+        // the nonce syntax could make a signature over fields the client never meant.
+        let v2 = self.settings.protocol == Protocol::V2;
+        if let Some(n) = r.nonce.as_deref().filter(|n| v2 && !nonce_syntax_ok(n)) {
+            return Err(Error::BadAnswer {
+                status: answer.status,
+                message: format!(
+                    "{} gave a malformed nonce ({} bytes); nothing was signed",
+                    self.transport.host(),
+                    n.len()
                 ),
             });
         }

@@ -641,6 +641,18 @@ fn stale_nonce_and_server_errors_are_retried() {
 }
 
 #[test]
+fn malformed_nonce_is_never_signed() {
+    let f = Fixture::new();
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    // A line break would let the server choose what the signed text's lines say.
+    f.peer.state.lock().unwrap().inject_nonce = Some("1.2.3\nAAAA".into());
+    let r = f.run(&["-c", &cfg]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("malformed nonce"), "{r}");
+    assert_eq!(kinds(&f.peer), ["get"], "nothing signed, no set sent");
+}
+
+#[test]
 fn check_compares_dns_with_the_backend() {
     let f = Fixture::new();
     let cfg = f.kv_config(&format!("hostname={HOME}\n"));

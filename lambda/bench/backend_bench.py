@@ -107,7 +107,8 @@ def main():
         subprocess.run([binary, "table", "create"], env=env, check=True, stdout=subprocess.DEVNULL)
         host = "home.bench.example.net"
         out = subprocess.run([binary, "host", "add", host, "--zone-id", zone.split("/")[-1],
-                              "--allow-explicit-ip"], env=env, check=True,
+                              # The flips below are documentation addresses, not public.
+                              "--allow-explicit-ip", "--allow-private-ip"], env=env, check=True,
                              capture_output=True, text=True).stdout
         lines = out.splitlines()
         secret = lines[lines.index(next(l for l in lines if l.startswith("Secret"))) + 1].strip()

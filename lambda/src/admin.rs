@@ -8,7 +8,8 @@ use crate::client_config::{self, URL_PLACEHOLDER};
 use crate::clock::{now_unix, utc_date};
 use crate::dynamo::Dynamo;
 use crate::host::{
-    check_secret, name_in_zone, weak_secret_warning, HostConfig, NotifyPrefs, Protocols,
+    check_secret, name_in_zone, name_matches, weak_secret_warning, HostConfig, NotifyPrefs,
+    Protocols,
 };
 use crate::random;
 use crate::store::StoreError;
@@ -73,10 +74,15 @@ pub struct AddHost {
     pub protocols: Protocols,
     /// Whether signed explicit addresses are allowed.
     pub allow_explicit_ip: bool,
+    /// Whether explicit addresses must be public.
+    pub public_ip_only: bool,
     /// Notification preferences.
     pub notify: NotifyPrefs,
     /// Function URL for the printed client configs.
     pub url: Option<String>,
+    /// The stack's RecordNames (`--record-names` or DYN53_RECORD_NAMES): names outside
+    /// them are refused, since the function's role may not change them.
+    pub record_names: Option<Vec<String>>,
     /// A file holding the secret to keep (instead of a new random one).
     pub secret_file: Option<PathBuf>,
 }
@@ -114,6 +120,16 @@ pub async fn host_add(
     r53: &aws_sdk_route53::Client,
     req: AddHost,
 ) -> Result<String, AdminError> {
+    if let Some(names) = &req.record_names {
+        if !names.iter().any(|p| name_matches(p, &req.hostname)) {
+            return Err(AdminError::Input(format!(
+                "{} is not among the stack's RecordNames ({}), so the function may not change \
+                 its record; add it to RecordNames and update the stack first",
+                req.hostname,
+                names.join(",")
+            )));
+        }
+    }
     let zone = zone_name(r53, &req.zone_id).await?;
     if !name_in_zone(&req.hostname, &zone) {
         return Err(AdminError::Input(format!(
@@ -131,6 +147,7 @@ pub async fn host_add(
     host.types = req.types;
     host.protocols = req.protocols;
     host.allow_explicit_ip = req.allow_explicit_ip;
+    host.public_ip_only = req.public_ip_only;
     host.notify = req.notify;
     host.created = Some(now_unix());
     if !table.put_new_host(&host).await? {
@@ -338,10 +355,10 @@ fn describe(h: &HostConfig) -> String {
         h.ttl,
         types_text(&h.types),
         h.protocols,
-        if h.allow_explicit_ip {
-            "allowed"
-        } else {
-            "not allowed"
+        match (h.allow_explicit_ip, h.public_ip_only) {
+            (false, _) => "not allowed",
+            (true, true) => "allowed (public only)",
+            (true, false) => "allowed (any)",
         },
         notify_text(h.notify)
     )

@@ -3,8 +3,8 @@
 use crate::admin::AddHost;
 use crate::client_config::url_ok;
 use crate::host::{
-    parse_hostname, parse_protocols, parse_ttl, parse_types, parse_zone_id, split_list,
-    NotifyPrefs, DEFAULT_TTL,
+    parse_hostname, parse_protocols, parse_record_names, parse_ttl, parse_types, parse_zone_id,
+    split_list, NotifyPrefs, DEFAULT_TTL,
 };
 use crate::import::{ImportOptions, Source};
 use dyn53::protocol::RecordType;
@@ -26,11 +26,14 @@ Usage:
                                       address is the TCP peer, or the last address in header
                                       NAME when behind a trusted reverse proxy
   dyn53-backend host add HOSTNAME --zone-id ZONE [--ttl 60] [--types A,AAAA]
-                [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--no-notify-change]
-                [--no-notify-auth-failure] [--no-notify-error] [--url FUNCTION_URL]
-                [--secret-file FILE]
-                                      add a host; prints its secret once and client configs
-                                      (--secret-file: keep the secret in FILE, never printed)
+                [--protocols 1,2[,dyndns2]] [--allow-explicit-ip [--allow-private-ip]]
+                [--no-notify-change] [--no-notify-auth-failure] [--no-notify-error]
+                [--url FUNCTION_URL] [--record-names LIST] [--secret-file FILE]
+                                      add a host; prints its secret once and client configs.
+                                      Explicit IPs must be public unless --allow-private-ip.
+                                      LIST (default DYN53_RECORD_NAMES, the stack's RecordNames
+                                      output): names the function may change; others refused.
+                                      --secret-file: keep the secret in FILE, never printed
   dyn53-backend host list             list hosts (never secrets)
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
@@ -46,8 +49,10 @@ Usage:
   dyn53-backend -h | --help | -V | --version
 
 Environment: DYN53_TABLE (required), DYN53_TOPIC_ARN, DYN53_NONCE_KEY, DYN53_RATE_LIMIT (10/300),
-DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_DNS_BUDGET_MS (8000),
-DYN53_METRICS_NAMESPACE (dyn53), DYN53_URL (for printed configs), AWS_REGION, AWS_ENDPOINT_URL
+DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_AUTH_FAILURE_MS (250),
+DYN53_DNS_BUDGET_MS (8000), DYN53_MAX_CONNECTIONS_PER_ADDRESS (32, serve),
+DYN53_METRICS_NAMESPACE (dyn53), DYN53_URL (for printed configs), DYN53_RECORD_NAMES (names the
+function may change), AWS_REGION, AWS_ENDPOINT_URL
 and the usual AWS credential variables or profile.
 
 Exit codes: 0 ok, 1 AWS failure (worth retrying), 2 bad usage or input.
@@ -187,6 +192,16 @@ pub fn parse(
                 ))
                 .map_err(|e| e.0)?;
                 let allow_explicit_ip = args.contains("--allow-explicit-ip");
+                let allow_private_ip = args.contains("--allow-private-ip");
+                if allow_private_ip && !allow_explicit_ip {
+                    return Err("--allow-private-ip needs --allow-explicit-ip".into());
+                }
+                let record_names = match text(&mut args, "--record-names")? {
+                    Some(l) => {
+                        Some(parse_record_names(&l).map_err(|e| format!("--record-names: {e}"))?)
+                    }
+                    None => None,
+                };
                 let notify = NotifyPrefs {
                     on_change: !args.contains("--no-notify-change"),
                     on_auth_failure: !args.contains("--no-notify-auth-failure"),
@@ -203,9 +218,11 @@ pub fn parse(
                     types,
                     protocols,
                     allow_explicit_ip,
+                    public_ip_only: !allow_private_ip,
                     notify,
                     url,
                     secret_file,
+                    record_names,
                 })
             }
             Some("list") => Command::HostList,
@@ -251,6 +268,7 @@ pub fn parse(
                 protocols,
                 allow_explicit_ip: args.contains("--allow-explicit-ip"),
                 dry_run: args.contains("--dry-run"),
+                record_names: None,
             })
         }
         Some("zone-id") => Command::ZoneId {
@@ -293,6 +311,8 @@ mod tests {
                 assert_eq!(a.zone_id, "Z1");
                 assert_eq!(a.types.len(), 2);
                 assert!(a.allow_explicit_ip);
+                assert!(a.public_ip_only);
+                assert_eq!(a.record_names, None);
                 assert_eq!(a.ttl, 60);
             }
             c => panic!("{c:?}"),
@@ -303,6 +323,15 @@ mod tests {
         assert!(p("host add home.example.com --zone-id Z1 --types MX").is_err());
         assert!(p("host add home.example.com --zone-id Z1 --bogus").is_err());
         assert!(p("host add home.example.com --zone-id Z1 --url ftp://x").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --allow-private-ip").is_err());
+        assert!(p("host add home.example.com --zone-id Z1 --record-names Home.x.com").is_err());
+        match p("host add a.example.com --zone-id Z1 --allow-explicit-ip --allow-private-ip --record-names *.example.com").unwrap() {
+            Command::HostAdd(a) => {
+                assert!(!a.public_ip_only);
+                assert_eq!(a.record_names, Some(vec!["*.example.com".to_string()]));
+            }
+            c => panic!("{c:?}"),
+        }
         assert!(p("host frob").is_err());
         match p("host add a.example.com --zone-id Z1 --protocols 2,dyndns2 --secret-file /s")
             .unwrap()

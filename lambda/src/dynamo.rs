@@ -46,7 +46,7 @@ type Item = HashMap<String, AttributeValue>;
 
 /// What `host list` reads: every host attribute except the secret, each through an alias
 /// so no attribute name can collide with a DynamoDB reserved word.
-const LISTED: [(&str, &str); 11] = [
+const LISTED: [(&str, &str); 12] = [
     ("#pk", PK),
     ("#zi", "zone_id"),
     ("#zn", "zone_name"),
@@ -54,6 +54,7 @@ const LISTED: [(&str, &str); 11] = [
     ("#ty", "types"),
     ("#pr", "protocols"),
     ("#ex", "allow_explicit_ip"),
+    ("#po", "public_ip_only"),
     ("#nc", "notify_change"),
     ("#na", "notify_auth_failure"),
     ("#ne", "notify_error"),
@@ -125,6 +126,10 @@ pub fn host_to_item(h: &HostConfig) -> Item {
     item.insert(
         "allow_explicit_ip".into(),
         AttributeValue::Bool(h.allow_explicit_ip),
+    );
+    item.insert(
+        "public_ip_only".into(),
+        AttributeValue::Bool(h.public_ip_only),
     );
     item.insert(
         "notify_change".into(),
@@ -207,6 +212,8 @@ pub fn host_from_item(item: &Item, with_secret: bool) -> Result<HostConfig, Stri
         host.protocols = parse_protocols(list.iter().map(String::as_str)).map_err(|e| e.0)?;
     }
     host.allow_explicit_ip = flag("allow_explicit_ip", false)?;
+    // Items written before the rule existed keep accepting any address (opt-in).
+    host.public_ip_only = flag("public_ip_only", false)?;
     host.notify = NotifyPrefs {
         on_change: flag("notify_change", true)?,
         on_auth_failure: flag("notify_auth_failure", true)?,
@@ -730,6 +737,7 @@ mod tests {
             dyndns2: true,
         };
         h.allow_explicit_ip = true;
+        h.public_ip_only = false;
         h.notify.on_auth_failure = false;
         h.created = Some(1_700_000_000);
         h.ttl = 300;
@@ -748,6 +756,10 @@ mod tests {
         assert_eq!(h.zone_id, "Z9");
         assert_eq!(h.types, vec![RecordType::A, RecordType::Aaaa]);
         assert_eq!(h.ttl, DEFAULT_TTL);
+        assert!(
+            !h.public_ip_only,
+            "old items keep accepting any explicit address"
+        );
         item.insert("record_ttl".into(), n(0));
         assert!(host_from_item(&item, true).is_err());
         item.remove("record_ttl");

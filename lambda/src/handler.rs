@@ -10,15 +10,15 @@ use crate::call::{self, Call, Reply};
 use crate::clock::now_unix;
 use crate::dns::{Current, Dns, DnsError};
 use crate::dyndns2;
-use crate::host::HostConfig;
+use crate::host::{name_matches, HostConfig};
 use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
 use crate::notify::{self, Message, Notifier};
 use crate::random;
 use crate::store::{HostStore, RateLimit, StoreError};
 use dyn53::protocol::{
-    canonical_ip, check_nonce, issue_nonce, v1_changed, v1_verify, ErrorCode, Form, IpMode,
-    NonceError, Outcome, RecordType, Request, Response, SetV1, SetV2, SignedFields,
+    canonical_ip, check_nonce, is_public, issue_nonce, v1_changed, v1_verify, ErrorCode, Form,
+    IpMode, NonceError, Outcome, RecordType, Request, Response, SetV1, SetV2, SignedFields,
 };
 use std::future::Future;
 use std::net::IpAddr;
@@ -39,6 +39,9 @@ pub struct Policy {
     pub change_limit: RateLimit,
     /// Seconds between two auth-failure (or two error) notifications for one host.
     pub notify_quiet: u64,
+    /// The least time an authentication failure takes to answer, so the notification a
+    /// known host's first failure sends cannot tell known names from unknown ones.
+    pub auth_failure_time: Duration,
     /// Oldest v2 nonce accepted, in seconds.
     pub nonce_max_age: u64,
     /// How long a per-host update lock lives if its holder dies, in seconds.
@@ -53,6 +56,9 @@ pub struct Policy {
     /// Fewer reads for big fleets, at the price of repairing a record changed behind dyn53's
     /// back only after this long.
     pub record_confirm: u64,
+    /// The names the function's role may change (the stack's RecordNames,
+    /// DYN53_RECORD_NAMES); others are refused before Route 53 is asked. None: any.
+    pub record_names: Option<Vec<String>>,
 }
 
 impl Default for Policy {
@@ -67,11 +73,13 @@ impl Default for Policy {
                 window: 3600,
             },
             notify_quiet: 3600,
+            auth_failure_time: Duration::from_millis(250),
             nonce_max_age: 300,
             lock_lease: 30,
             lock_wait: Duration::from_secs(3),
             record_trust: 86_400,
             record_confirm: 0,
+            record_names: None,
         }
     }
 }
@@ -209,11 +217,13 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             Ok(h) => h,
             Err(resp) => return resp,
         };
-        // v1 has no freshness: a valid token is as much a check-in as it can get.
-        tally.counts.check_in = 1;
         if !host.protocols.allows(1) {
             return not_allowed(&host, "this host does not accept protocol 1 requests");
         }
+        // v1 has no freshness: a valid token is as much a check-in as it can get. Only
+        // after the protocol check, so a replayed v1 token for a v2-only host cannot keep
+        // the dead-man alarm quiet.
+        tally.counts.check_in = 1;
         let mut resp = self
             .apply(&host, RecordType::for_ip(source), source, tally)
             .await;
@@ -268,6 +278,17 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             IpMode::Explicit if !host.allow_explicit_ip => {
                 return not_allowed(&host, "explicit IP addresses are not allowed for this host")
             }
+            // 0.0.0.0, 169.254.169.254, 10/8 and the like in public DNS point the host's
+            // users at their own network (or nowhere): never what a router means to publish.
+            IpMode::Explicit if host.public_ip_only && !is_public(r.ip) => {
+                return not_allowed(
+                    &host,
+                    &format!(
+                        "{} is not a public address; this host accepts only public ones",
+                        r.ip
+                    ),
+                )
+            }
             _ => {}
         }
         let expires = now + self.policy.nonce_max_age + 60;
@@ -284,6 +305,10 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     }
 
     /// Loads the host and checks the caller's proof; one answer for every failure.
+    ///
+    /// Every failure, known name or not, does the same table work (the load, then one
+    /// auth-failure window keyed by the name asked for) and answers no sooner than
+    /// `auth_failure_time`, which hides the one notification a known host's window sends.
     pub(crate) async fn authenticate(
         &self,
         hostname: &str,
@@ -291,39 +316,50 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         source: IpAddr,
         tally: &mut Tally,
     ) -> Result<HostConfig, Response> {
-        let host = match self.store.load_host(hostname).await {
-            Ok(h) => h,
+        let started = Instant::now();
+        let known = match self.store.load_host(hostname).await {
+            Ok(None) => {
+                let _ = verify(DUMMY_SECRET);
+                log::warn(format!("auth failure from {source} (unknown host)"));
+                tally.counts.auth_failure = 1;
+                None
+            }
+            Ok(Some(h)) if verify(&h.secret) => {
+                tally.host = Some(h.hostname.clone());
+                return Ok(h);
+            }
+            Ok(Some(h)) => {
+                log::warn(format!("{}: auth failure from {source}", h.hostname));
+                tally.host = Some(h.hostname.clone());
+                tally.counts.auth_failure = 1;
+                Some(h)
+            }
             Err(StoreError::BadItem(d)) => {
                 // The owner must fix the item; the caller learns nothing about it.
                 log::error(format!("{hostname}: unusable host item: {d}"));
                 tally.host = Some(hostname.to_string());
                 tally.counts.error = 1;
-                return Err(Response::error(ErrorCode::Auth, AUTH_FAILED));
+                None
             }
             Err(e) => return Err(self.store_failed(e, tally)),
         };
-        match host {
-            None => {
-                let _ = verify(DUMMY_SECRET);
-                log::warn(format!("auth failure from {source} (unknown host)"));
-                tally.counts.auth_failure = 1;
-                Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
+        let key = format!("quiet#{hostname}#auth");
+        let limit = RateLimit {
+            max: 1,
+            window: self.policy.notify_quiet,
+        };
+        match (self.store.take_rate(&key, limit, now_unix()).await, known) {
+            (Ok(true), Some(h)) if h.notify.on_auth_failure => {
+                let msg = notify::auth_failure(&h.hostname, source, now_unix());
+                self.notify(&h, msg, tally).await;
             }
-            Some(h) if !verify(&h.secret) => {
-                log::warn(format!("{}: auth failure from {source}", h.hostname));
-                tally.host = Some(h.hostname.clone());
-                tally.counts.auth_failure = 1;
-                if h.notify.on_auth_failure {
-                    let msg = notify::auth_failure(&h.hostname, source, now_unix());
-                    self.notify_quietly(&h, "auth", msg, tally).await;
-                }
-                Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
+            (Err(e), Some(h)) => {
+                log::error(format!("{}: auth notification skipped: {e}", h.hostname))
             }
-            Some(h) => {
-                tally.host = Some(h.hostname.clone());
-                Ok(h)
-            }
+            _ => {}
         }
+        tokio::time::sleep_until((started + self.policy.auth_failure_time).into()).await;
+        Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
     }
 
     /// Checks what the host may do, then updates the record under the per-host lock.
@@ -351,6 +387,27 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             return Response::error(
                 ErrorCode::NotAllowed,
                 "this hostname is outside its hosted zone; the owner must fix the host config",
+            );
+        }
+        let listed = |names: &Vec<String>| names.iter().any(|p| name_matches(p, &host.hostname));
+        if !self.policy.record_names.as_ref().is_none_or(listed) {
+            // Route 53 would refuse the role anyway (its NormalizedRecordNames condition).
+            log::error(format!(
+                "{}: not among the stack's RecordNames; add it there",
+                host.hostname
+            ));
+            tally.counts.error = 1;
+            self.notify_error(
+                host,
+                rtype,
+                "hostname not in the stack's RecordNames",
+                tally,
+            )
+            .await;
+            return Response::error(
+                ErrorCode::NotAllowed,
+                "this hostname is not one the backend may change; the owner must add it to \
+                 the stack's RecordNames",
             );
         }
         // A herd (an ISP outage ending) books Route 53 beyond the budget: say so before the

@@ -90,6 +90,8 @@ pub struct HostConfig {
     pub protocols: Protocols,
     /// Whether a v2 request may name an explicit address.
     pub allow_explicit_ip: bool,
+    /// Whether an explicit address must be public (not private, loopback, link-local, ...).
+    pub public_ip_only: bool,
     /// Notification preferences.
     pub notify: NotifyPrefs,
     /// Unix time the host was added, if known.
@@ -108,6 +110,7 @@ impl fmt::Debug for HostConfig {
             .field("types", &self.types)
             .field("protocols", &self.protocols)
             .field("allow_explicit_ip", &self.allow_explicit_ip)
+            .field("public_ip_only", &self.public_ip_only)
             .field("notify", &self.notify)
             .field("created", &self.created)
             .finish()
@@ -116,7 +119,7 @@ impl fmt::Debug for HostConfig {
 
 impl HostConfig {
     /// A host with the defaults: TTL 60, type A, protocols 1 and 2 (not dyndns2), no
-    /// explicit IP, all notifications on.
+    /// explicit IP (and only public ones if allowed), all notifications on.
     pub fn new(hostname: &str, zone_id: &str, secret: String) -> Self {
         HostConfig {
             hostname: hostname.to_string(),
@@ -131,6 +134,7 @@ impl HostConfig {
                 dyndns2: false,
             },
             allow_explicit_ip: false,
+            public_ip_only: true,
             notify: NotifyPrefs::default(),
             created: None,
         }
@@ -158,6 +162,54 @@ pub fn name_in_zone(name: &str, zone: &str) -> bool {
         || (name.len() > zone.len()
             && name.ends_with(zone)
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// Whether `name` matches a RecordNames pattern the way IAM's `StringLike` does: `*`
+/// stands for any run of characters (dots included), `?` for one character.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Parses a RecordNames list (`home.example.com,*.dyn.example.com`): lower-case names, a
+/// leading `*.` allowed, as the template's `RecordNames` parameter takes them.
+pub fn parse_record_names(s: &str) -> Result<Vec<String>, BadSetting> {
+    let names: Vec<String> = split_list(s).map(|p| p.trim().to_string()).collect();
+    if names.is_empty() {
+        return Err(bad("RecordNames is empty"));
+    }
+    for n in &names {
+        let bare = n.strip_prefix("*.").unwrap_or(n);
+        if normalize_hostname(bare).ok().as_deref() != Some(bare) {
+            return Err(bad(format!(
+                "record name {n:?} must be a lower-case name without a trailing dot, \
+                 optionally starting with *. (like home.example.com or *.dyn.example.com)"
+            )));
+        }
+    }
+    Ok(names)
 }
 
 /// Why a host setting is refused (admin input or a hand-edited item).
@@ -357,6 +409,25 @@ mod tests {
         }
         assert!(weak_secret_warning("short").is_some());
         assert!(weak_secret_warning(&"x".repeat(WEAK_SECRET)).is_none());
+    }
+
+    #[test]
+    fn record_names_match_like_iam_string_like() {
+        let names = parse_record_names("home.example.com, *.dyn.example.com").unwrap();
+        let ok = |n: &str| names.iter().any(|p| name_matches(p, n));
+        assert!(ok("home.example.com"));
+        assert!(ok("nas.dyn.example.com"));
+        assert!(ok("a.b.dyn.example.com"));
+        assert!(!ok("dyn.example.com"));
+        assert!(!ok("example.com"));
+        assert!(!ok("www.example.com"));
+        assert!(!ok("home.example.com.evil.net"));
+        assert!(!ok("xhome.example.com"));
+        assert!(name_matches("h?me.example.com", "home.example.com"));
+        assert!(parse_record_names("Home.example.com").is_err());
+        assert!(parse_record_names("home.example.com.").is_err());
+        assert!(parse_record_names("a.*.example.com").is_err());
+        assert!(parse_record_names(" , ").is_err());
     }
 
     #[test]

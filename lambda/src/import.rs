@@ -15,8 +15,8 @@ use crate::aws_error;
 use crate::clock::now_unix;
 use crate::dynamo::Dynamo;
 use crate::host::{
-    check_secret, name_in_zone, parse_hostname, parse_types, parse_zone_id, weak_secret_warning,
-    HostConfig, Protocols, MAX_TTL,
+    check_secret, name_in_zone, name_matches, parse_hostname, parse_types, parse_zone_id,
+    weak_secret_warning, HostConfig, Protocols, MAX_TTL,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use dyn53::protocol::RecordType;
@@ -46,6 +46,9 @@ pub struct ImportOptions {
     pub allow_explicit_ip: bool,
     /// Check and show, write nothing.
     pub dry_run: bool,
+    /// The stack's RecordNames (DYN53_RECORD_NAMES): hosts outside them are refused, since
+    /// the function's role may not change their records.
+    pub record_names: Option<Vec<String>>,
 }
 
 /// One host of the reference config, checked.
@@ -293,6 +296,15 @@ pub async fn import(
                     continue;
                 }
                 Err(e) => return Err(e),
+            }
+        }
+        if let Some(names) = &opts.record_names {
+            if !names.iter().any(|p| name_matches(p, &r.hostname)) {
+                problems.push(format!(
+                    "{}: not among the stack's RecordNames ({}); add it there first",
+                    r.hostname,
+                    names.join(",")
+                ));
             }
         }
         if let Some(zone) = zones.get(&r.zone_id) {

@@ -1,6 +1,7 @@
 //! `dyn53-backend`: wires the command line to the library (see `cli::USAGE`).
 
 use dyn53_backend::cli::{self, Command, USAGE};
+use dyn53_backend::host::parse_record_names;
 use dyn53_backend::settings::Settings;
 use dyn53_backend::{admin, aws, import, lambda_event, log, serve};
 use std::process::ExitCode;
@@ -62,6 +63,7 @@ async fn serve_requests(cmd: Command) -> ExitCode {
     }
     let cfg = aws::load_config().await;
     let backend = Arc::new(aws::backend(&cfg, &settings, std::io::stdout()));
+    let per_address = settings.max_per_address;
     match cmd {
         Command::Serve {
             listen,
@@ -77,7 +79,7 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             let addr = listener.local_addr().map_or(listen, |a| a);
             log::info(format!("listening on http://{addr}/"));
             tokio::select! {
-                r = serve::serve(backend, listener, proxy_header) => {
+                r = serve::serve(backend, listener, proxy_header, per_address) => {
                     if let Err(e) = r { log::error(format!("service stopped: {e}")); return ExitCode::from(1); }
                 }
                 _ = shutdown() => log::info("stopping"),
@@ -115,10 +117,27 @@ async fn run_admin(cmd: Command) -> ExitCode {
     let cfg = aws::load_config().await;
     let table = aws::dynamo(&cfg, table.as_deref().unwrap_or(""));
     let r53 = aws_sdk_route53::Client::new(&cfg);
+    // The stack's RecordNames, for the commands that add hosts (unless given as a flag).
+    let env_names = match std::env::var("DYN53_RECORD_NAMES") {
+        Ok(v) if !v.trim().is_empty() => match parse_record_names(&v) {
+            Ok(names) => Some(names),
+            Err(e) => {
+                eprintln!("dyn53-backend: DYN53_RECORD_NAMES: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let result = match cmd {
-        Command::HostAdd(req) => admin::host_add(&table, &r53, req).await,
+        Command::HostAdd(mut req) => {
+            req.record_names = req.record_names.or(env_names);
+            admin::host_add(&table, &r53, req).await
+        }
         Command::HostList => admin::host_list(&table).await,
-        Command::Import(opts) => import::import(&cfg, &table, &r53, &opts).await,
+        Command::Import(mut opts) => {
+            opts.record_names = env_names;
+            import::import(&cfg, &table, &r53, &opts).await
+        }
         Command::HostRotate { hostname, url } => {
             admin::host_rotate(&table, &hostname, url.as_deref()).await
         }

@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -31,17 +32,61 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// Time a client has to send a request's headers (also bounds idle keep-alive).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Time a client has to send a request's body once its headers are in. Bodies are at most
+/// 4 KiB; without a bound, connections that send one byte of a declared body hold their
+/// slots for ever and, enough of them, keep every other router out.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of the most connections one address may hold open at once (when the peer is
+/// the client, not a trusted proxy): one address cannot take all [`MAX_CONNECTIONS`].
+/// Connections beyond it are closed at once. A router needs one; a NAT full of them a few.
+pub const MAX_PER_ADDRESS: usize = 32;
+
+/// Open connections per peer address; an entry is released when its connection ends.
+#[derive(Default)]
+struct PerAddress(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection counted in [`PerAddress`].
+struct Counted(Arc<PerAddress>, IpAddr);
+
+impl PerAddress {
+    fn admit(self: &Arc<Self>, ip: IpAddr, most: usize) -> Option<Counted> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= most {
+            return None;
+        }
+        *n += 1;
+        Some(Counted(self.clone(), ip))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// Accepts connections on `listener` forever.
 ///
 /// The caller's address is the TCP peer; with `proxy_header` (only behind a trusted reverse
-/// proxy) it is the last address in that header instead.
+/// proxy) it is the last address in that header instead. One peer address may hold at most
+/// `per_address` connections (0: no limit; not applied behind a proxy).
 pub async fn serve<H: Handle>(
     handler: Arc<H>,
     listener: TcpListener,
     proxy_header: Option<HeaderName>,
+    per_address: usize,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let open = Arc::new(PerAddress::default());
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -54,6 +99,20 @@ pub async fn serve<H: Handle>(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        // Behind a trusted proxy every connection comes from the proxy: no per-address cap.
+        let counted = match (&proxy_header, per_address) {
+            (Some(_), _) | (None, 0) => None,
+            (None, most) => match open.admit(canonical_ip(peer.ip()), most) {
+                Some(c) => Some(c),
+                None => {
+                    log::warn(format!(
+                        "{}: more than {most} connections; closed",
+                        peer.ip()
+                    ));
+                    continue;
+                }
+            },
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
@@ -75,6 +134,7 @@ pub async fn serve<H: Handle>(
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), svc);
             let _ = conn.await;
+            drop(counted);
             drop(slot);
         });
     }
@@ -154,10 +214,18 @@ async fn respond<H: Handle>(
         query: query.clone(),
         authorization: header_text(&req, AUTHORIZATION),
     });
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return refuse(too_large()),
+    let read = Limited::new(req.into_body(), MAX_BODY).collect();
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return refuse(too_large()),
         Err(_) => {
+            log::warn(format!("{source}: request body not sent in time; closed"));
+            return refuse(Answer::error(
+                ErrorCode::BadRequest,
+                "the request body did not arrive in time",
+            ));
+        }
+        Ok(Err(_)) => {
             return refuse(Answer::error(
                 ErrorCode::BadRequest,
                 "the request body could not be read",

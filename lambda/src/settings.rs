@@ -1,6 +1,7 @@
 //! Backend settings from the environment (the SAM template sets them on Lambda).
 
 use crate::handler::Policy;
+use crate::host::parse_record_names;
 use crate::limiter::{SlotLimit, DEFAULT_BURST, DEFAULT_RATE};
 use crate::store::RateLimit;
 use std::fmt;
@@ -27,6 +28,8 @@ pub struct Settings {
     pub route53_pace: Option<SlotLimit>,
     /// Rate limits and timings of the flow.
     pub policy: Policy,
+    /// Most connections one address may hold open on the local service (0: no limit).
+    pub max_per_address: usize,
 }
 
 // Hand-written so the nonce key never reaches a log.
@@ -122,12 +125,23 @@ impl Settings {
             set_limit: limit("DYN53_RATE_LIMIT", d.set_limit)?,
             change_limit: limit("DYN53_CHANGE_LIMIT", d.change_limit)?,
             notify_quiet: number("DYN53_NOTIFY_QUIET_SECS", d.notify_quiet)?,
+            auth_failure_time: Duration::from_millis(number(
+                "DYN53_AUTH_FAILURE_MS",
+                d.auth_failure_time.as_millis() as u64,
+            )?),
             lock_wait: Duration::from_millis(number(
                 "DYN53_LOCK_WAIT_MS",
                 d.lock_wait.as_millis() as u64,
             )?),
             record_trust: number("DYN53_RECORD_TRUST_SECS", d.record_trust)?,
             record_confirm: number("DYN53_RECORD_CONFIRM_SECS", d.record_confirm)?,
+            record_names: match get("DYN53_RECORD_NAMES") {
+                None => None,
+                Some(v) => Some(
+                    parse_record_names(&v)
+                        .map_err(|e| SettingsError(format!("DYN53_RECORD_NAMES: {e}")))?,
+                ),
+            },
             ..d
         };
         Ok(Settings {
@@ -141,6 +155,10 @@ impl Settings {
             )?),
             route53_pace,
             policy,
+            max_per_address: number(
+                "DYN53_MAX_CONNECTIONS_PER_ADDRESS",
+                crate::serve::MAX_PER_ADDRESS as u64,
+            )? as usize,
         })
     }
 }
@@ -167,6 +185,18 @@ mod tests {
         assert_eq!(s.namespace, "dyn53");
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", "short")]).is_err());
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RATE_LIMIT", "x")]).is_err());
+        assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_RECORD_NAMES", "Bad.Name.")]).is_err());
+        let s = from(&[("DYN53_TABLE", "t"), ("DYN53_AUTH_FAILURE_MS", "100")]).unwrap();
+        assert_eq!(s.policy.auth_failure_time, Duration::from_millis(100));
+        let s = from(&[
+            ("DYN53_TABLE", "t"),
+            ("DYN53_RECORD_NAMES", "a.x.com,*.y.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.policy.record_names,
+            Some(vec!["a.x.com".to_string(), "*.y.com".to_string()])
+        );
         let s = from(&[("DYN53_TABLE", "t"), ("DYN53_NONCE_KEY", &"k".repeat(32))]).unwrap();
         assert!(!format!("{s:?}").contains("kkkk"));
         assert_eq!(s.route53_pace, Some(SlotLimit::default()));

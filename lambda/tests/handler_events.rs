@@ -595,8 +595,59 @@ async fn explicit_ip_only_where_allowed_and_source_mode_must_match() {
     let strict = t.s.name("strict");
     let strict_secret = t.s.add_host("strict", |_| {}).await;
     let open = t.s.name("open");
-    let open_secret = t.s.add_host("open", |h| h.allow_explicit_ip = true).await;
+    let open_secret =
+        t.s.add_host("open", |h| {
+            h.allow_explicit_ip = true;
+            // Documentation addresses below: this host predates the public-only rule.
+            h.public_ip_only = false;
+        })
+        .await;
+    let public = t.s.name("public");
+    let public_secret = t.s.add_host("public", |h| h.allow_explicit_ip = true).await;
     let caller = "203.0.113.60";
+
+    // New hosts accept only public explicit addresses: never 0.0.0.0, the metadata address,
+    // private, shared, loopback, link-local or unique-local ones.
+    for (ip, rtype) in [
+        ("0.0.0.0", A),
+        ("169.254.169.254", A),
+        ("10.1.2.3", A),
+        ("172.16.0.1", A),
+        ("192.168.1.1", A),
+        ("100.64.0.1", A),
+        ("127.0.0.1", A),
+        ("fd00::1", AAAA),
+        ("fe80::1", AAAA),
+        ("::1", AAAA),
+    ] {
+        let g = t
+            .v2(&public, rtype, ip, IpMode::Explicit, caller, &public_secret)
+            .await;
+        assert_error(&g, ErrorCode::NotAllowed);
+        assert!(
+            g.r.message.contains("not a public address"),
+            "{ip}: {}",
+            g.raw
+        );
+    }
+    assert_eq!(t.record(&public, A).await, None);
+    let g = t
+        .v2(
+            &public,
+            A,
+            "9.9.9.9",
+            IpMode::Explicit,
+            caller,
+            &public_secret,
+        )
+        .await;
+    assert_eq!(
+        (g.status, g.r.outcome),
+        (201, Outcome::Changed),
+        "{}",
+        g.raw
+    );
+    assert_eq!(t.record(&public, A).await, Some(vec!["9.9.9.9".into()]));
 
     let g = t
         .v2(
@@ -642,10 +693,16 @@ async fn explicit_ip_only_where_allowed_and_source_mode_must_match() {
     );
     assert_eq!(t.record(&open, A).await, Some(vec!["198.51.100.61".into()]));
     let texts = t.s.sns_texts();
-    assert_eq!(texts.len(), 1);
-    assert!(texts[0].contains(&format!("{open} A changed none -> 198.51.100.61")));
+    assert_eq!(texts.len(), 2);
+    assert!(texts[1].contains(&format!("{open} A changed none -> 198.51.100.61")));
     // Refused before the nonce was spent: not a check-in, nothing to count.
-    assert_eq!(t.m.metrics(), vec![(open.clone(), counts((1, 1, 0, 0)))]);
+    assert_eq!(
+        t.m.metrics(),
+        vec![
+            (public.clone(), counts((1, 1, 0, 0))),
+            (open.clone(), counts((1, 1, 0, 0)))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -682,8 +739,16 @@ async fn host_config_limits_protocols_and_types() {
     let g = t.v2(&v2only, A, ip, IpMode::Source, ip, &secret).await;
     assert_eq!(g.status, 201);
     assert!(t.s.sns_texts().is_empty(), "notify_change off");
+    // The refused v1 request is no check-in (a replayed v1 token must not keep the
+    // dead-man alarm quiet); the refused AAAA spent a fresh nonce, so it is one.
     let m = t.m.metrics();
-    assert_eq!(m.last().unwrap().1, counts((1, 1, 0, 0)));
+    assert_eq!(
+        m,
+        vec![
+            (v2only.clone(), counts((1, 0, 0, 0))),
+            (v2only.clone(), counts((1, 1, 0, 0)))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -723,6 +788,36 @@ async fn hostname_outside_its_zone_is_refused() {
             (name2.to_string(), counts((1, 0, 0, 1)))
         ]
     );
+}
+
+#[tokio::test]
+async fn names_outside_record_names_are_refused_before_route53() {
+    let p = Policy {
+        record_names: Some(vec![
+            "home.names.example.net".into(),
+            "*.dyn.names.example.net".into(),
+        ]),
+        ..common::policy()
+    };
+    let t = T::with_policy("names", p).await;
+    let ip = "203.0.113.85";
+    for (label, ok) in [
+        ("home", true),
+        ("a.dyn", true),
+        ("www", false),
+        ("dyn", false),
+    ] {
+        let name = t.s.name(label);
+        let secret = t.s.add_host(label, |h| h.notify.on_error = false).await;
+        let g = t.v2(&name, A, ip, IpMode::Source, ip, &secret).await;
+        if ok {
+            assert_eq!(g.status, 201, "{name}: {}", g.raw);
+        } else {
+            assert_error(&g, ErrorCode::NotAllowed);
+            assert!(g.r.message.contains("RecordNames"), "{}", g.raw);
+            assert_eq!(t.record(&name, A).await, None);
+        }
+    }
 }
 
 #[tokio::test]

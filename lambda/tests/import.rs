@@ -377,3 +377,36 @@ async fn host_add_keeps_a_secret_from_a_file() {
     assert_eq!(host_items(&s).await, vec![host]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn names_outside_the_stacks_record_names_are_not_imported() {
+    let s = Stack::new("import-names").await;
+    let table = "ddns-config-import-names";
+    let ddb = create_config_table(&s, table).await;
+    let (home, www) = (s.name("home"), s.name("www"));
+    for name in [&home, &www] {
+        put_config(
+            &ddb,
+            table,
+            name,
+            &reference_config(&s.zone_id, "pw-0123456789abcdef"),
+        )
+        .await;
+    }
+    // The stack lets the function change only `home`: importing `www` would leave a host
+    // whose record can never be updated, so nothing is imported.
+    let o = Command::new(backend_bin())
+        .args(["import", "--from-dynamodb", table])
+        .envs(s.env())
+        .env("DYN53_RECORD_NAMES", &home)
+        .output()
+        .expect("run dyn53-backend");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{www}: not among the stack's RecordNames")),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("pw-0123456789abcdef"), "{}", text(&o));
+    assert!(host_items(&s).await.is_empty());
+}

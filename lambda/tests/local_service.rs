@@ -7,7 +7,10 @@ use common::http::{once, Conn};
 use common::service::{backend_bin, Service};
 use common::{counts, emf_lines, v1_hash, v2_body, Stack};
 use dyn53::protocol::{ErrorCode, IpMode, Outcome, RecordType, Response, MAX_BODY};
+use dyn53_backend::serve::{BODY_TIMEOUT, MAX_PER_ADDRESS};
+use std::io::{Read, Write};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn parse(body: &[u8]) -> Response {
     Response::from_json(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
@@ -241,4 +244,68 @@ fn serve_refuses_bad_settings() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DYN53_RATE_LIMIT"));
+}
+
+/// A `get` from `from` (any 127.x address works on Linux loopback), answered within 5 s.
+async fn get_from(from: &str, to: std::net::SocketAddr) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpSocket::new_v4().ok()?;
+    sock.bind(format!("{from}:0").parse().ok()?).ok()?;
+    let mut s = sock.connect(to).await.ok()?;
+    let body = r#"{"execution_mode":"get"}"#;
+    let req = format!(
+        "POST / HTTP/1.1\r\nhost: t\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn stalled_bodies_cannot_freeze_the_service() {
+    let s = Stack::new("svc-stall").await;
+    let svc = Service::start(&s, "127.0.0.1:0", &[], &[]);
+    let stalled = "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\n{";
+    // One address holds at most MAX_PER_ADDRESS connections; more are closed at once.
+    let mut held = Vec::new();
+    for _ in 0..MAX_PER_ADDRESS {
+        let mut c = Conn::open(svc.addr);
+        c.send_raw(stalled.as_bytes()).unwrap();
+        held.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(svc.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = extra.write_all(stalled.as_bytes());
+    let mut buf = [0u8; 64];
+    // Closed with our bytes unread, the kernel may answer with a reset instead of EOF.
+    let r = extra.read(&mut buf);
+    assert!(
+        matches!(&r, Ok(0))
+            || matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection over the cap is closed without an answer: {r:?}"
+    );
+    // Another address is served at once meanwhile.
+    assert_eq!(get_from("127.0.0.2", svc.addr).await, Some(200));
+    // A body that never completes is given up after BODY_TIMEOUT, freeing the slot.
+    let start = Instant::now();
+    let a = held[0].read_answer();
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert!(a.text().contains("did not arrive in time"), "{}", a.text());
+    let waited = start.elapsed();
+    assert!(
+        waited <= BODY_TIMEOUT + Duration::from_secs(3),
+        "answered after {waited:?}"
+    );
 }

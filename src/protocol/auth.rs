@@ -5,7 +5,7 @@
 //!   the protocol version, hostname, record type, IP, how the IP was chosen and a nonce the
 //!   server issued, so a captured request cannot be replayed or re-targeted.
 
-use super::crypto::{ct_eq_hex, hmac_sha256, hmac_sha256_hex, sha256_hex};
+use super::crypto::{ct_eq, ct_eq_hex, hmac_sha256, hmac_sha256_hex, sha256_hex};
 use super::names::RecordType;
 use core::net::IpAddr;
 
@@ -128,7 +128,9 @@ pub fn check_nonce(key: &[u8], nonce: &str, now_unix: u64, max_age: u64) -> Resu
         return Err(NonceError::Forged);
     }
     let expected = hex::encode(&hmac_sha256(key, body.as_bytes())[..16]);
-    if !ct_eq_hex(&expected, mac) {
+    // Exact bytes, not ignoring case: a spent nonce is remembered by its exact text, so a
+    // re-cased MAC would otherwise be a "new" nonce that replays a captured request.
+    if !ct_eq(expected.as_bytes(), mac.as_bytes()) {
         return Err(NonceError::Forged);
     }
     let issued = u64::from_str_radix(ts, 16).map_err(|_| NonceError::Forged)?;
@@ -170,6 +172,19 @@ mod tests {
         assert_eq!(check_nonce(key, "a.b.c", 1, 300), Err(NonceError::Forged));
         assert_eq!(check_nonce(key, "", 1, 300), Err(NonceError::Forged));
         assert_eq!(check_nonce(key, "x\ny", 1, 300), Err(NonceError::Forged));
+    }
+
+    #[test]
+    fn recased_nonce_mac_is_forged() {
+        let key = b"server key";
+        let n = issue_nonce(key, 1_700_000_000, &[7; 16]);
+        let (body, mac) = n.rsplit_once('.').unwrap();
+        assert!(mac.bytes().any(|b| b.is_ascii_lowercase()), "{n}");
+        let recased = format!("{body}.{}", mac.to_ascii_uppercase());
+        assert_eq!(
+            check_nonce(key, &recased, 1_700_000_100, 300),
+            Err(NonceError::Forged)
+        );
     }
 
     #[test]

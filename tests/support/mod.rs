@@ -115,6 +115,8 @@ pub struct State {
     pub inject_set_errors: VecDeque<ErrorCode>,
     /// Answer every request with this HTTP status and a non-dyn53 body.
     pub fail_all_with_status: Option<u16>,
+    /// Hand out this nonce text in get answers instead of a real one.
+    pub inject_nonce: Option<String>,
     /// Everything secret that crossed the wire (must never show up in client output).
     pub secrets: Vec<String>,
     /// Which backend the peer plays.
@@ -405,7 +407,10 @@ fn handle(state: &Mutex<State>, src: IpAddr, req: &HttpRequest, conn: u64) -> (u
             let mut rand = [0u8; 16];
             rand[..8].copy_from_slice(&COUNTER.fetch_add(1, Ordering::SeqCst).to_le_bytes());
             rand[8..].copy_from_slice(&conn.to_le_bytes());
-            let nonce = issue_nonce(NONCE_KEY, now(), &rand);
+            let nonce = s
+                .inject_nonce
+                .clone()
+                .unwrap_or_else(|| issue_nonce(NONCE_KEY, now(), &rand));
             s.secrets.push(nonce.clone());
             s.requests.push(Seen {
                 conn,

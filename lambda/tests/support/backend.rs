@@ -31,6 +31,8 @@ impl Backend {
         let mut child = Command::new(bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .envs(stack.env())
+            // The simulated fleet shares 127.0.0.1: no per-address connection cap.
+            .env("DYN53_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

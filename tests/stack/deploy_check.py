@@ -1,0 +1,151 @@
+"""Deploy proof: the SAM template, rendered to plain CloudFormation by aws-sam-translator,
+creates a stack on moto with real parameter values, and the resources it made are the
+ones the template promises (table keys, TTL, backups, topic and subscriptions, alarms,
+function and its URL, the role's policy)."""
+import ast
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import Checks  # noqa: E402
+from deploy import deploy  # noqa: E402
+from motoserver import Moto  # noqa: E402
+
+RECORD_NAMES = "home.example.com,*.dyn.example.com"
+
+
+def role_policy(moto, role):
+    """The role's inline policy documents as moto holds them (some versions keep the
+    Python repr of the parsed document instead of JSON)."""
+    iam = moto.client("iam")
+    docs = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(doc, str):
+            try:
+                doc = json.loads(doc)
+            except ValueError:
+                doc = ast.literal_eval(doc)
+        docs.append(doc)
+    return docs
+
+
+def stack_params(zone_ids):
+    return {
+        "HostedZoneIds": ",".join(zone_ids),
+        "RecordNames": RECORD_NAMES,
+        "NotifyEmail": "owner@example.com",
+        "NotifyPhoneNumber": "+447700900123",
+        "WatchedHostname1": "home.example.com",
+        "WatchedHostname2": "nas.dyn.example.com",
+        "CheckInHours": "12",
+        "ReservedConcurrency": "3",
+    }
+
+
+def zones(moto):
+    r53 = moto.client("route53")
+    return [
+        r53.create_hosted_zone(Name=n, CallerReference=n)["HostedZone"]["Id"].split("/")[-1]
+        for n in ("example.com", "example.org")
+    ]
+
+
+def main():
+    c = Checks("61-stack-deploy")
+    moto = Moto()
+    zone_ids = zones(moto)
+    params = stack_params(zone_ids)
+    template, _, physical, stack = deploy(moto, params)
+    c.equal("stack created", stack["StackStatus"], "CREATE_COMPLETE")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    c.equal("output RecordNames (for host add)", outputs.get("RecordNames"), RECORD_NAMES)
+    c.equal("output HostTableName", outputs.get("HostTableName"), physical["HostTable"])
+    c.equal("output NotifyTopicArn", outputs.get("NotifyTopicArn"), physical["NotifyTopic"])
+
+    ddb = moto.client("dynamodb")
+    table = ddb.describe_table(TableName=physical["HostTable"])["Table"]
+    c.equal("table key: pk (string, hash)",
+            (table["KeySchema"], table["AttributeDefinitions"]),
+            ([{"AttributeName": "pk", "KeyType": "HASH"}],
+             [{"AttributeName": "pk", "AttributeType": "S"}]))
+    c.equal("table on demand", table.get("BillingModeSummary", {}).get("BillingMode"),
+            "PAY_PER_REQUEST")
+    # moto's CloudFormation drops TimeToLiveSpecification, PointInTimeRecoverySpecification
+    # and Architectures (the resources come out with moto's defaults); those three are
+    # checked on the rendered template, which is what AWS CloudFormation receives.
+    res = template["Resources"]
+    table_props = res["HostTable"]["Properties"]
+    c.equal("table TTL on expires (rendered; moto drops it)",
+            table_props.get("TimeToLiveSpecification"),
+            {"AttributeName": "expires", "Enabled": True})
+    c.equal("table point-in-time recovery (rendered; moto drops it)",
+            table_props.get("PointInTimeRecoverySpecification"),
+            {"PointInTimeRecoveryEnabled": True})
+    c.equal("function arch arm64 (rendered; moto drops it)",
+            res["Dyn53Function"]["Properties"].get("Architectures"), ["arm64"])
+
+    sns = moto.client("sns")
+    subs = sns.list_subscriptions_by_topic(TopicArn=physical["NotifyTopic"])["Subscriptions"]
+    c.equal("topic subscriptions: SMS and email",
+            sorted((s["Protocol"], s["Endpoint"]) for s in subs),
+            [("email", "owner@example.com"), ("sms", "+447700900123")])
+
+    lam = moto.client("lambda")
+    fn = lam.get_function(FunctionName=physical["Dyn53Function"])
+    cfg = fn["Configuration"]
+    c.equal("function runtime, memory, timeout",
+            (cfg["Runtime"], cfg["MemorySize"], cfg["Timeout"]), ("provided.al2023", 128, 20))
+    env = cfg["Environment"]["Variables"]
+    c.equal("function env: table, topic, record names",
+            (env.get("DYN53_TABLE"), env.get("DYN53_TOPIC_ARN"), env.get("DYN53_RECORD_NAMES")),
+            (physical["HostTable"], physical["NotifyTopic"], RECORD_NAMES))
+    c.equal("function reserved concurrency", fn.get("Concurrency", {}).get(
+        "ReservedConcurrentExecutions"), 3)
+    c.check("function runs as its own role",
+            cfg["Role"].endswith("/" + physical["Dyn53FunctionRole"]), cfg["Role"])
+    url = lam.get_function_url_config(FunctionName=physical["Dyn53Function"])
+    c.equal("function URL: public, buffered", (url["AuthType"], url.get("InvokeMode")),
+            ("NONE", "BUFFERED"))
+    policy = json.loads(lam.get_policy(FunctionName=physical["Dyn53Function"])["Policy"])
+    actions = sorted(s["Action"] for s in policy["Statement"])
+    c.equal("function resource policy: URL invoke and invoke",
+            actions, ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"])
+    logs = moto.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dyn53-dyn53")
+    c.equal("log group retention", [g.get("retentionInDays") for g in logs["logGroups"]], [30])
+
+    alarms = {a["AlarmName"]: a for a in moto.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    c.equal("alarms: errors, function errors, throttles, two watched hosts", sorted(alarms), sorted([
+        "dyn53 dyn53 update errors", "dyn53 dyn53 function errors", "dyn53 dyn53 throttled",
+        "dyn53 dyn53 home.example.com no check-in", "dyn53 dyn53 nas.dyn.example.com no check-in"]))
+    dead = alarms.get("dyn53 dyn53 home.example.com no check-in", {})
+    c.equal("dead-man alarm: CheckIn < 1 per hour for 12 h, missing data breaches",
+            (dead.get("MetricName"), dead.get("Dimensions"), dead.get("Period"),
+             dead.get("EvaluationPeriods"), dead.get("ComparisonOperator"),
+             dead.get("TreatMissingData"), dead.get("AlarmActions"), dead.get("OKActions")),
+            ("CheckIn", [{"Name": "Hostname", "Value": "home.example.com"}], 3600, 12,
+             "LessThanThreshold", "breaching", [physical["NotifyTopic"]],
+             [physical["NotifyTopic"]]))
+
+    docs = role_policy(moto, physical["Dyn53FunctionRole"])
+    c.equal("role has one inline policy", len(docs), 1)
+    by_sid = {s["Sid"]: s for s in docs[0]["Statement"]} if docs else {}
+    zone_arns = [f"arn:aws:route53:::hostedzone/{z}" for z in zone_ids]
+    change = by_sid.get("UpsertAddressRecordsOfTheGivenZones", {})
+    c.equal("Route 53 changes: both zones, nothing else", change.get("Resource"), zone_arns)
+    c.equal("Route 53 changes: only the RecordNames",
+            change.get("Condition", {}).get("ForAllValues:StringLike", {}).get(
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames"),
+            RECORD_NAMES.split(","))
+    write = by_sid.get("WriteOnlyTheFunctionsOwnItems", {})
+    keys = write.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys", [])
+    c.check("table writes: never host# items", keys and not any(
+        k.startswith("host") or k == "*" for k in keys), keys)
+    c.equal("notifications: only the stack's topic",
+            by_sid.get("Notify", {}).get("Resource"), physical["NotifyTopic"])
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
