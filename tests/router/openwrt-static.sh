@@ -51,7 +51,8 @@ ok "UCI template: check_interval '600'" grep -q "option check_interval '600'" "$
 
 echo "router scripts"
 router_scripts=(openwrt/files/dyn53.hotplug openwrt/files/dyn53-run openwrt/files/dyn53.init
-	openwrt/ipk/postinst openwrt/ipk/prerm merlin/ddns-start merlin/wan-event merlin/install.sh
+	openwrt/ipk/postinst openwrt/ipk/postinst-pkg openwrt/ipk/prerm
+	tests/router/base-files/lib/functions.sh tests/router/base-files/etc/rc.common merlin/ddns-start merlin/wan-event merlin/install.sh
 	merlin/uninstall.sh merlin/entware/postinst merlin/entware/prerm)
 n=0
 for s in "${router_scripts[@]}"; do
