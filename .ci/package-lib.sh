@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Shared by .ci/build-ipk, .ci/build-apk and .ci/build-feed (sourced, bash): the OpenWrt
 # arches and the binary each carries, the package version and fields from Cargo.toml and
-# openwrt/Makefile, and openwrt_stage, the ONE place that lays out the OpenWrt package's
-# files (the .ipk and the .apk carry the same tree; the feed Makefile installs the same).
+# openwrt/Makefile, and openwrt_stage and luci_stage, the ONE place that lays out each
+# OpenWrt package's files (the .ipk and the .apk carry the same tree; the feed Makefiles
+# install the same).
 # Expects to run from the repository root with DIST set.
 # shellcheck disable=SC2034 # the variables are for the scripts that source this
 
@@ -54,3 +55,20 @@ openwrt_stage() {
 
 # The OpenWrt package's conffiles (kept on upgrade), one a line.
 OPENWRT_CONFFILES=/etc/config/dyn53
+
+# luci-app-dyn53, the LuCI page (noarch: JavaScript and JSON only): what it depends on, its
+# one-line summary, and its own postinst part (LuCI's caches, rpcd's ACLs).
+LUCI_DEPENDS="dyn53 luci-base"
+LUCI_SUMMARY="LuCI page for dyn53: settings, secret, records, status and Update now"
+LUCI_POSTINST_PKG=openwrt/luci-app-dyn53/postinst-pkg
+
+# luci_stage DIR: luci-app-dyn53's files under DIR as luci.mk installs them (htdocs/ under
+# /www, root/ at /), every file 644.
+luci_stage() {
+	local d=$1 src=openwrt/luci-app-dyn53
+	install -d -m 755 "$d/www"
+	cp -R "$src/htdocs/." "$d/www/"
+	cp -R "$src/root/." "$d/"
+	find "$d" -type f -exec chmod 644 {} +
+	find "$d" -type d -exec chmod 755 {} +
+}

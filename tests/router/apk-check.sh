@@ -32,8 +32,9 @@ n=0
 for f in "$D"/apk/*/*.apk; do
 	cmp -s "$f" "$SCRATCH/again/${f#"$D"/apk/}" || n=$((n + 1))
 done
-ok "unsigned packages are reproducible (same SOURCE_DATE_EPOCH, umask 077): 7 of 7" \
-	test "$n" = 0 -a "$(find "$D/apk" -name '*.apk' | wc -l)" = 7
+ok "unsigned packages are reproducible (same SOURCE_DATE_EPOCH, umask 077): 7 dyn53, 7 luci-app-dyn53" \
+	test "$n" = 0 -a "$(find "$D/apk" -name 'dyn53-*.apk' | wc -l)" = 7 \
+	-a "$(find "$D/apk" -name 'luci-app-dyn53-*.apk' | wc -l)" = 7
 "$REPO/.ci/feedtool" keygen "$SCRATCH/keys" >/dev/null
 export DYN53_APK_KEY=$SCRATCH/keys/apk.pem DYN53_USIGN_KEY=$SCRATCH/keys/usign.sec
 DIST=$D "$REPO/.ci/build-feed" >"$SCRATCH/feed.log" 2>&1

@@ -165,9 +165,10 @@ mkdir -p "$again"
 for t in "${TRIPLES[@]}"; do ln -s "$DIST/$t" "$again/$t"; done
 (umask 077 && DIST=$again "$REPO/.ci/build-ipk" >/dev/null)
 n=0 m=0
-for f in "$DIST"/dyn53_"$version"-"$release"_*.ipk "$DIST"/dyn53-merlin-"$version"-*.tar.gz; do
+for f in "$DIST"/dyn53_"$version"-"$release"_*.ipk "$DIST"/dyn53-merlin-"$version"-*.tar.gz \
+	"$DIST"/luci-app-dyn53_"$version"-"$release"_all.ipk; do
 	m=$((m + 1))
 	cmp -s "$f" "$again/$(basename "$f")" || { echo "    differs: $(basename "$f")"; n=$((n + 1)); }
 done
-ok "a rebuild (same SOURCE_DATE_EPOCH, umask 077) gives the same bytes for all $m artefacts" test "$n" = 0 -a "$m" = 13
+ok "a rebuild (same SOURCE_DATE_EPOCH, umask 077) gives the same bytes for all $m artefacts" test "$n" = 0 -a "$m" = 14
 finish
