@@ -193,6 +193,14 @@ return view.extend({
 		});
 	},
 
+	// Writes a newly entered secret to SECRET_FILE, created with mode 0600 (rpcd's file.write
+	// applies the mode when it creates the file).
+	writeSecret: function() {
+		const v = this.pendingSecret;
+		this.pendingSecret = null;
+		return v ? fs.write(SECRET_FILE, v + '\n', 0o600) : null;
+	},
+
 	render: function(data) {
 		let m, s, o;
 		m = new form.Map('dyn53', _('dyn53'),
@@ -216,10 +224,12 @@ return view.extend({
 		// Never show what is stored: not the file (unreadable here), not an inline option.
 		o.cfgvalue = () => '';
 		o.remove = () => {};
-		o.write = (sid, v) => fs.write(SECRET_FILE, v.trim() + '\n', 0o600).then(() => {
+		// Held until the whole form is valid (writeSecret runs after parse, before UCI save).
+		o.write = (sid, v) => {
+			this.pendingSecret = v.trim();
 			uci.set('dyn53', sid, 'secret_file', SECRET_FILE);
 			uci.unset('dyn53', sid, 'secret');
-		});
+		};
 		o.validate = (sid, v) => /^\S*$/.test(v.trim()) ? true : _('The secret has no spaces');
 		this.secretOption = o;
 
@@ -241,6 +251,7 @@ return view.extend({
 		o = s.option(form.Value, 'ca_file', _('CA file'), _('Optional: a PEM file of extra trusted CAs.'));
 		o.optional = true;
 
+		// Records edit in place in the grid (editable), one row per hostname and type.
 		s = m.section(form.GridSection, 'record', _('Records'));
 		s.anonymous = true;
 		s.addremove = true;
@@ -248,18 +259,22 @@ return view.extend({
 		o = s.option(form.Flag, 'enabled', _('Enabled'));
 		o.rmempty = false;
 		o.default = '1';
+		o.editable = true;
 
 		o = s.option(form.Value, 'hostname', _('Hostname'));
 		o.datatype = 'hostname';
 		o.rmempty = false;
+		o.editable = true;
 
 		o = s.option(form.ListValue, 'type', _('Type'));
 		o.value('A');
 		o.value('AAAA');
 		o.default = 'A';
+		o.editable = true;
 
 		o = s.option(form.Value, 'interface', _('Interface'), _('Logical interfaces, space separated (e.g. wan, or wan6 wan_6).'));
 		o.placeholder = 'wan';
+		o.editable = true;
 		o.validate = (sid, v) => /^[A-Za-z0-9_.-]*( [A-Za-z0-9_.-]+)*$/.test(v) ? true : _('Interface names separated by spaces');
 
 		const status = E('div', { 'class': 'cbi-section' }, [
@@ -287,6 +302,13 @@ return view.extend({
 				'click': ui.createHandlerFn(this, 'handlePaste')
 			}, _('Fill in'))
 		]);
+		// Map.save(cb) runs cb after every option parsed and validated, before UCI is saved.
+		const save = m.save;
+		m.save = (cb, silent) => {
+			this.pendingSecret = null;
+			return save.call(m, () => Promise.resolve(cb ? cb() : null)
+				.then(() => this.writeSecret()), silent);
+		};
 		return m.render().then((node) => E('div', {}, [status, paste, node]));
 	}
 });
