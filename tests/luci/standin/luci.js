@@ -111,10 +111,17 @@
 			if ((this.created[conf] || {})[sid]) delete this.created[conf][sid];
 			else (this.deleted[conf] = this.deleted[conf] || {})[sid] = true;
 		},
-		// adds, then sets, then option deletes, then section deletes; then reload.
+		// As uci.js sends them: deletes (sections, options), then adds, then sets; then reload.
 		save: function() {
 			const calls = [];
 			const opts = (s) => Object.fromEntries(Object.entries(s).filter(([k]) => k[0] != '.'));
+			Object.entries(this.deleted).forEach(([conf, secs]) => Object.keys(secs).forEach((sid) => {
+				calls.push(() => ubus('uci', 'delete', { config: conf, section: sid, options: null }));
+			}));
+			Object.entries(this.unsets).forEach(([conf, secs]) => Object.entries(secs).forEach(([sid, o]) => {
+				if (Object.keys(o).length && !(this.deleted[conf] || {})[sid])
+					calls.push(() => ubus('uci', 'delete', { config: conf, section: sid, options: Object.keys(o) }));
+			}));
 			Object.entries(this.created).forEach(([conf, secs]) => Object.values(secs).forEach((s) => {
 				const p = { config: conf, type: s['.type'], values: opts(s) };
 				if (s['.create']) p.name = s['.create'];
@@ -123,13 +130,6 @@
 			Object.entries(this.changed).forEach(([conf, secs]) => Object.entries(secs).forEach(([sid, v]) => {
 				if (Object.keys(v).length && !(this.deleted[conf] || {})[sid])
 					calls.push(() => ubus('uci', 'set', { config: conf, section: sid, values: v }));
-			}));
-			Object.entries(this.unsets).forEach(([conf, secs]) => Object.entries(secs).forEach(([sid, o]) => {
-				if (Object.keys(o).length && !(this.deleted[conf] || {})[sid])
-					calls.push(() => ubus('uci', 'delete', { config: conf, section: sid, options: Object.keys(o) }));
-			}));
-			Object.entries(this.deleted).forEach(([conf, secs]) => Object.keys(secs).forEach((sid) => {
-				calls.push(() => ubus('uci', 'delete', { config: conf, section: sid }));
 			}));
 			const confs = Object.keys(this.values);
 			return calls.reduce((p, c) => p.then(c), Promise.resolve()).then(() => {
@@ -180,7 +180,13 @@
 			Object.assign(this, { section: section, option: option, title: title, description: description, rmempty: true, widgets: {} });
 		}
 		get config() { return this.section.map.config; }
-		cfgvalue(sid) { return uci.get(this.config, sid, this.option); }
+		// As form.js: the value cached by the last Map.load(); cfgvalue(sid, v) sets it.
+		cfgvalue(sid, v) {
+			this.data = this.data || {};
+			if (arguments.length == 2) this.data[sid] = v;
+			return this.data[sid];
+		}
+		load(sid) { return uci.get(this.config, sid, this.option); }
 		formvalue(sid) { return this.widgets[sid] ? this.widgets[sid].getValue() : null; }
 		getUIElement(sid) { return this.widgets[sid]; }
 		write(sid, v) { return uci.set(this.config, sid, this.option, v); }
@@ -225,6 +231,7 @@
 		}
 		option(cls, ...args) { const o = new cls(this, ...args); this.children.push(o); return o; }
 		cfgsections() { return uci.sections(this.map.config, this.sectiontype).map((s) => s['.name']); }
+		load() { this.cfgsections().forEach((sid) => this.children.forEach((o) => o.cfgvalue(sid, o.load(sid)))); }
 		parse() { return Promise.all(this.cfgsections().flatMap((sid) => this.children.map((o) => o.parse(sid)))); }
 		render() {
 			return E('div', { 'class': 'cbi-section', 'data-section-type': this.sectiontype }, [
@@ -243,14 +250,14 @@
 			const rows = this.cfgsections().map((sid) => E('tr', { 'class': 'tr cbi-section-table-row', 'data-sid': sid },
 				this.children.map((o) => E('td', { 'class': 'td' }, o.render(sid))).concat(this.addremove ? [
 					E('td', { 'class': 'td' }, E('button', { 'class': 'cbi-button cbi-button-remove', click: () => {
-						uci.remove(this.map.config, sid); return this.map.reset(); } }, 'Delete'))] : [])));
+						uci.remove(this.map.config, sid); return this.map.load().then(() => this.map.reset()); } }, 'Delete'))] : [])));
 			return E('div', { 'class': 'cbi-section', 'data-section-type': this.sectiontype }, [
 				E('h3', {}, this.title),
 				E('table', { 'class': 'table cbi-section-table' }, [
 					E('tr', { 'class': 'tr table-titles' }, this.children.map((o) => E('th', { 'class': 'th' }, o.title)))
 				].concat(rows)),
 				this.addremove ? E('button', { 'class': 'cbi-button cbi-button-add', click: () => {
-					uci.add(this.map.config, this.sectiontype); return this.map.reset(); } }, 'Add') : null
+					uci.add(this.map.config, this.sectiontype); return this.map.load().then(() => this.map.reset()); } }, 'Add') : null
 			]);
 		}
 	}
@@ -260,7 +267,8 @@
 			Object.assign(this, { config: config, title: title, description: description, children: [] });
 		}
 		section(cls, ...args) { const s = new cls(this, ...args); this.children.push(s); return s; }
-		load() { return uci.load(this.config); }
+		// Loads the config, then caches every option's value (form.js: loadChildren).
+		load() { return uci.load(this.config).then(() => this.children.forEach((s) => s.load())); }
 		renderContents() {
 			return E('div', { 'class': 'cbi-map', id: 'cbi-' + this.config }, [
 				E('h2', {}, this.title), E('div', { 'class': 'cbi-map-descr' }, this.description),
@@ -268,14 +276,19 @@
 			]);
 		}
 		render() { return this.load().then(() => { this.root = this.renderContents(); this.root.__map = this; return this.root; }); }
-		// Re-renders from uci (local changes kept, unsaved inputs dropped), in place.
+		// As form.js: re-renders in place from the values the last load() cached (so changes
+		// made through uci since then show only after load()); unsaved inputs are dropped.
 		reset() {
 			const old = this.root;
-			return this.render().then((node) => { old.replaceWith(node); return node; });
+			this.root = this.renderContents();
+			this.root.__map = this;
+			old.replaceWith(this.root);
+			return Promise.resolve(this.root);
 		}
-		// As form.js: parse (validate and write) every option, then cb, then uci save, reload.
+		// As form.js: parse (validate and write) every option, then cb, uci save, load, render.
 		save(cb) {
-			return Promise.all(this.children.map((s) => s.parse())).then(cb).then(() => uci.save()).then(() => this.reset());
+			return Promise.all(this.children.map((s) => s.parse())).then(cb).then(() => uci.save())
+				.then(() => this.load()).then(() => this.reset());
 		}
 	}
 

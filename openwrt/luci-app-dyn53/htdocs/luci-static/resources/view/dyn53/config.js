@@ -185,7 +185,8 @@ return view.extend({
 			const sid = uci.add('dyn53', 'record', r.name);
 			RECORD_KEYS.forEach((k) => { if (r.options[k] != null) uci.set('dyn53', sid, k, r.options[k]); });
 		});
-		return this.map.reset().then(() => {
+		// Map.reset() only re-renders the values the last load() cached: load the changes first.
+		return this.map.load().then(() => this.map.reset()).then(() => {
 			if (secret) this.secretOption.getUIElement(gsid).setValue(secret);
 			area.value = '';
 			ui.addNotification(null, E('p', {},
