@@ -2,8 +2,8 @@
 # Shared by .ci/build-ipk, .ci/build-apk and .ci/build-feed (sourced, bash): the OpenWrt
 # arches and the binary each carries, the package version and fields from Cargo.toml and
 # openwrt/Makefile, and openwrt_stage and luci_stage, the ONE place that lays out each
-# OpenWrt package's files (the .ipk and the .apk carry the same tree; the feed Makefiles
-# install the same).
+# OpenWrt package's files (the .ipk and the .apk carry the same tree; the feed Makefile
+# installs dyn53's the same way; luci_stage follows what luci.mk installs).
 # Expects to run from the repository root with DIST set.
 # shellcheck disable=SC2034 # the variables are for the scripts that source this
 
