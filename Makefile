@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup check test demo router size ipk lambda bench fuzz clean
+.PHONY: help setup check test demo router size ipk apk feed lambda bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -31,6 +31,12 @@ size: router ## SIZE <rust-target-triple> <bytes> for each router binary
 
 ipk: router ## OpenWrt and Entware .ipk packages under dist/
 	@.ci/build-ipk
+
+apk: router ## OpenWrt 25.12+ .apk packages under dist/apk/<arch>/ (DYN53_APK_KEY=pem signs)
+	@.ci/build-apk
+
+feed: router ## signed apk and opkg feeds under dist/feed/ (needs DYN53_APK_KEY, DYN53_USIGN_KEY)
+	@.ci/build-feed
 
 lambda: setup ## the arm64 Lambda bundle under dist/
 	@.ci/build-lambda

@@ -4,8 +4,15 @@
 # change and the files install.sh made (install.state says which), and removes
 # /jffs/addons/dyn53.d with the config in it. The owner's own lines stay as they were.
 # Also switch WAN > DDNS away from "Custom" in the web UI. DYN53_JFFS (/jffs) relocates it.
+# Does nothing while opkg upgrades the Entware package (PKG_UPGRADE=1).
 
 set -u
+# An opkg upgrade (PKG_UPGRADE=1) replaces the package, not the add-on: an older package's
+# prerm that calls this on upgrade must not unhook the DDNS.
+if [ "${PKG_UPGRADE:-0}" = 1 ]; then
+	echo "dyn53 uninstall: opkg upgrade in progress (PKG_UPGRADE=1): nothing removed"
+	exit 0
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -f "$here/install.state" ]; then
 	addon=$here

@@ -33,6 +33,10 @@ pub fn run(args: Args) -> Result<(), Error> {
         Command::Update => update(&settings, &args, hint),
         Command::Ip => ip(&settings, hint),
         Command::Check => check(&settings, &args, hint),
+        Command::Interfaces => {
+            interfaces(&settings).into_iter().for_each(print);
+            Ok(())
+        }
     }
 }
 
@@ -194,6 +198,20 @@ fn ip(settings: &Settings, hint: Option<IpAddr>) -> Result<(), Error> {
     .map(drop)
 }
 
+/// The interfaces whose events concern an enabled record, each once, in config order;
+/// none when dyn53 is disabled. The hotplug script asks this, so UCI has one reader.
+fn interfaces(settings: &Settings) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    if settings.enabled {
+        for name in settings.records.iter().flat_map(Record::interfaces) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
 fn check(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
     let Some(records) = records(settings, args)? else {
         return Ok(());
@@ -208,4 +226,27 @@ fn check(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), E
         return Err(Error::OutOfSync(out_of_sync));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_lists_each_followed_name_once() {
+        let text = "config dyn53\n\toption enabled on\n\
+                    config record\n\toption hostname a.example.com\n\toption interface wan\n\
+                    config record\n\toption hostname b.example.com\n\toption type AAAA\n\
+                    \toption interface 'wan6 wan_6'\n\
+                    config record\n\toption hostname c.example.com\n\
+                    config record\n\toption hostname d.example.com\n\toption interface lan\n\
+                    \toption enabled off\n";
+        let f = config::parse_file_text(text.as_bytes(), "t").unwrap();
+        let s = config::merge(&[&f.layer], None, &mut Vec::new()).unwrap();
+        assert_eq!(interfaces(&s), ["wan", "wan6", "wan_6"]);
+        let off = text.replace("enabled on", "enabled disabled");
+        let f = config::parse_file_text(off.as_bytes(), "t").unwrap();
+        let s = config::merge(&[&f.layer], None, &mut Vec::new()).unwrap();
+        assert!(interfaces(&s).is_empty());
+    }
 }

@@ -11,7 +11,7 @@ pub const HELP: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     ": keep a home router's name in Route 53 pointing at its public IP
 
-Usage: dyn53 [OPTIONS] [update|ip|check]
+Usage: dyn53 [OPTIONS] [update|ip|check|interfaces]
 
 Commands:
   update   (default) learn the address the backend sees, sign it, set each record.
@@ -27,6 +27,9 @@ Commands:
            change nothing; one line per record:
              <hostname> <TYPE> in-sync <ip>
              <hostname> <TYPE> out-of-sync dns=<ips|none> expected=<ip>
+  interfaces
+           print the interfaces whose events concern an enabled record, one a line
+           (nothing when enabled is 0); the OpenWrt hotplug script asks this
 
 Options:
   -c, --config PATH         config file (default: the first that exists of
@@ -45,7 +48,8 @@ Options:
       --explicit-ip         protocol 2: sign and send --ip as the address instead of the
                             source address (only if the backend allows it for the host)
       --interface NAME      only records whose interface is NAME; records without an
-                            interface always match (OpenWrt hotplug passes $INTERFACE)
+                            interface follow wan, wan6 and wan_6 (PPPoE's IPv6 side)
+                            (OpenWrt hotplug passes $INTERFACE)
       --protocol 1|1-query|2
                             2 (default): HMAC with a server nonce; 1: the reference
                             design's token, JSON POST (2023 function URL backends);
@@ -63,8 +67,8 @@ Config file (UCI or key=value, detected automatically):
   UCI 'config dyn53' section: url, secret or secret_file, ca_file, protocol, timeout,
       enabled (0: update does nothing), explicit_ip (default for the records),
       check_interval (used by the init script only)
-  UCI 'config record' sections: hostname, type (A or AAAA), interface, enabled,
-      explicit_ip
+  UCI 'config record' sections: hostname, type (A or AAAA), interface (one name or
+      several separated by spaces), enabled, explicit_ip
   key=value (Merlin): url, secret or secret_file, ca_file, protocol, timeout, enabled,
       explicit_ip, and either hostname (with record_type) or
       records (NAME[:TYPE] separated by spaces or commas)
@@ -98,6 +102,8 @@ pub enum Command {
     Ip,
     /// Compare DNS with the backend's view.
     Check,
+    /// Print the interfaces the enabled records follow.
+    Interfaces,
 }
 
 /// Parsed command-line arguments (values are validated later, with the config).
@@ -200,12 +206,13 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
         None | Some("update") => Command::Update,
         Some("ip") => Command::Ip,
         Some("check") => Command::Check,
+        Some("interfaces") => Command::Interfaces,
         Some(other) if other.starts_with('-') => {
             return Err(Error::Usage(format!("unknown or repeated option {other}")))
         }
         Some(other) => {
             return Err(Error::Usage(format!(
-                "unknown command '{other}' (commands: update, ip, check)"
+                "unknown command '{other}' (commands: update, ip, check, interfaces)"
             )))
         }
     };
@@ -218,6 +225,11 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
     }
     if a.dry_run && a.command != Command::Update {
         return Err(Error::Usage("--dry-run only applies to update".into()));
+    }
+    if a.interface.is_some() && a.command == Command::Interfaces {
+        return Err(Error::Usage(
+            "--interface does not apply to interfaces".into(),
+        ));
     }
     Ok(Parsed::Run(Box::new(a)))
 }
@@ -242,6 +254,7 @@ mod tests {
         assert_eq!(run(&[]), Args::default());
         assert_eq!(run(&["ip"]).command, Command::Ip);
         assert_eq!(run(&["-v", "check"]).command, Command::Check);
+        assert_eq!(run(&["interfaces"]).command, Command::Interfaces);
         assert_eq!(parse(&["--help"]).unwrap(), Parsed::Help);
         assert_eq!(parse(&["update", "-V"]).unwrap(), Parsed::Version);
     }
@@ -286,6 +299,10 @@ mod tests {
             (&["--timeout"], "--timeout needs a value"),
             (&["-v", "-q"], "exclude each other"),
             (&["ip", "--dry-run"], "only applies to update"),
+            (
+                &["interfaces", "--interface", "wan"],
+                "does not apply to interfaces",
+            ),
             (&["--secret", "x"], "unknown or repeated option --secret"),
         ] {
             let e = parse(args).unwrap_err();

@@ -74,6 +74,21 @@ pub struct Record {
     pub explicit_ip: bool,
 }
 
+/// The interfaces a record without `interface` follows: OpenWrt's usual WAN names, and
+/// `wan_6`, the DHCPv6 side netifd creates on PPPoE links.
+pub const WAN_INTERFACES: &[&str] = &["wan", "wan6", "wan_6"];
+
+impl Record {
+    /// The interfaces whose events concern this record: the names in `interface`
+    /// (several separated by spaces, as in a firewall zone's `network`), else the WAN names.
+    pub fn interfaces(&self) -> Vec<&str> {
+        match &self.interface {
+            Some(names) => names.split_whitespace().collect(),
+            None => WAN_INTERFACES.to_vec(),
+        }
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.hostname, self.record_type)
@@ -767,11 +782,11 @@ fn read_secret_file(val: &Val, warnings: &mut Vec<String>) -> Result<Secret, Err
     )
 }
 
-/// Parses a boolean the way UCI does (1/0, true/false, yes/no, on/off).
+/// Parses a boolean the way UCI does (1/0, true/false, yes/no, on/off, enabled/disabled).
 fn parse_bool(v: &Val) -> Result<bool, Error> {
     match v.value.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
+        "1" | "true" | "yes" | "on" | "enabled" => Ok(true),
+        "0" | "false" | "no" | "off" | "disabled" | "" => Ok(false),
         _ => Err(v.err(&format!(
             "'{}' is not a boolean (use 1 or 0)",
             shorten(&v.value)
@@ -987,19 +1002,18 @@ pub fn merge(
             return Err(name.err(&format!("record {hostname} {record_type} is listed twice")));
         }
         seen.push((hostname.clone(), record_type));
-        if let (Some(want), Some(have)) = (interface, iface.as_deref()) {
-            if want != have {
-                other_interfaces += 1;
-                continue;
-            }
-        }
-        records.push(Record {
+        let record = Record {
             hostname,
             hostname_raw,
             record_type,
             interface: iface,
             explicit_ip,
-        });
+        };
+        if interface.is_some_and(|want| !record.interfaces().contains(&want)) {
+            other_interfaces += 1;
+            continue;
+        }
+        records.push(record);
     }
     Ok(Settings {
         config_path: None,
@@ -1127,13 +1141,69 @@ config record 'off'
     }
 
     #[test]
-    fn interface_filter_keeps_records_without_interface() {
+    fn interface_filter_records_without_interface_follow_the_wan_names() {
         let text = format!("{UCI}\nconfig record\n\toption hostname 'any.example.com'\n");
         let f = parse(&text).unwrap();
-        let s = merge(&[&f.layer], Some("wan6"), &mut Vec::new()).unwrap();
-        let names: Vec<String> = s.records.iter().map(|r| r.to_string()).collect();
-        assert_eq!(names, ["home.example.com AAAA", "any.example.com A"]);
-        assert_eq!(s.other_interfaces, 1);
+        let names = |want| {
+            let s = merge(&[&f.layer], Some(want), &mut Vec::new()).unwrap();
+            let n: Vec<String> = s.records.iter().map(|r| r.to_string()).collect();
+            (n, s.other_interfaces)
+        };
+        assert_eq!(
+            names("wan6"),
+            (
+                vec!["home.example.com AAAA".into(), "any.example.com A".into()],
+                1
+            )
+        );
+        assert_eq!(names("wan_6"), (vec!["any.example.com A".into()], 2));
+        assert_eq!(names("lan"), (vec![], 3));
+    }
+
+    #[test]
+    fn interface_may_name_several() {
+        let text = "config record\n\toption hostname 'a.example.com'\n\toption interface ' wan6  wan_6 '\n";
+        let f = parse(text).unwrap();
+        let s = merge(&[&f.layer], Some("wan_6"), &mut Vec::new()).unwrap();
+        assert_eq!(s.records[0].interfaces(), ["wan6", "wan_6"]);
+        let s = merge(&[&f.layer], Some("wan"), &mut Vec::new()).unwrap();
+        assert!(s.records.is_empty());
+    }
+
+    #[test]
+    fn uci_booleans_and_quoted_option_names() {
+        for (word, on) in [
+            ("enabled", true),
+            ("disabled", false),
+            ("Off", false),
+            ("yes", true),
+        ] {
+            let text = format!(
+                "config dyn53\n\toption 'enabled' '{word}'\nconfig record\n\toption \"hostname\" 'a.example.com'\n\toption enabled \"{word}\"\n"
+            );
+            let s = settings(&text).unwrap();
+            assert_eq!(s.enabled, on, "{word}");
+            assert_eq!(s.records.len(), usize::from(on), "{word}");
+        }
+    }
+
+    #[test]
+    fn the_openwrt_default_config_follows_pppoe_wan_6() {
+        let f = parse(include_str!("../openwrt/files/dyn53.config")).unwrap();
+        // Filled in and switched on as the owner would (url, enabled records).
+        let mut layer = f.layer.clone();
+        layer.url = Some(Val::new("https://example.com/", "test"));
+        layer.secret = None;
+        for spec in layer.records.as_mut().unwrap() {
+            spec.enabled = None;
+        }
+        let s = merge(&[&layer], None, &mut Vec::new()).unwrap();
+        let six = s
+            .records
+            .iter()
+            .find(|r| r.record_type == RecordType::Aaaa)
+            .unwrap();
+        assert_eq!(six.interfaces(), ["wan6", "wan_6"]);
     }
 
     #[test]

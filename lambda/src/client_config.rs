@@ -45,7 +45,8 @@ pub fn openwrt(host: &HostConfig, url: &str, secret: &str) -> String {
     for t in &host.types {
         let iface = match t {
             RecordType::A => "wan",
-            RecordType::Aaaa => "wan6",
+            // PPPoE links name their DHCPv6 side wan_6.
+            RecordType::Aaaa => "wan6 wan_6",
         };
         out.push_str(&format!(
             "\nconfig record '{}'\n\toption hostname '{}'\n\toption type '{t}'\n\
@@ -89,7 +90,7 @@ mod tests {
         let uci = openwrt(&h, "https://x.example/", "abc");
         assert!(uci.contains("config record 'home_1'\n"));
         assert!(uci.contains("config record 'home_1_v6'\n"));
-        assert!(uci.contains("\toption type 'AAAA'\n\toption interface 'wan6'\n"));
+        assert!(uci.contains("\toption type 'AAAA'\n\toption interface 'wan6 wan_6'\n"));
         assert!(uci.contains("\toption secret 'abc'\n"));
         let kv = merlin(&h, "https://x.example/", "abc");
         assert!(kv.contains("records=home-1.example.com:A home-1.example.com:AAAA\n"));

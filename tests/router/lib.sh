@@ -162,7 +162,7 @@ opkg_unpack() {
 	if tar -tzf "$tmp/data.tar.gz" | grep -q '^\./opt/'; then info=$root/opt/lib/opkg/info; else info=$root/usr/lib/opkg/info; fi
 	mkdir -p "$info"
 	tar -tzf "$tmp/data.tar.gz" | grep -v '/$' | sed 's#^\.##' >"$info/$pkg.list"
-	for f in control conffiles postinst prerm; do
+	for f in control conffiles postinst postinst-pkg prerm; do
 		[ -f "$tmp/control/$f" ] && cp -p "$tmp/control/$f" "$info/$pkg.$f"
 	done
 	rm -rf "$tmp"

@@ -126,7 +126,8 @@ ok "and says how to turn them on" grep -q 'Enable JFFS custom scripts' <<<"$out"
 ok "nothing changed in /jffs" test "$before" = "$(tree "$j")"
 
 # 5. Entware: the aarch64-3.10 package unpacked into a scratch /opt, hooked with its
-#    install.sh; removing the package (prerm) takes the hook out again.
+#    install.sh; an upgrade (prerm upgrade) keeps the hook; removing the package (prerm
+#    remove) takes it out again.
 echo "case: Entware package"
 root=$SCRATCH/entware
 j=$root/jffs
@@ -149,6 +150,21 @@ OPT=$SCRATCH/unmounted jffs_sh "$j" "$j/scripts/ddns-start" 198.51.100.4 >/dev/n
 ok "without /opt mounted, ddns-start reports 0 to the firmware" test "$(cat "$fw/ddns_custom_updated.log")" = 0
 ok "and logs why (tag dyn53)" grep -q '^dyn53\..* no dyn53 binary' "$syslog"
 OPT=$root/opt
+out=$(bbsh "$bb" -- "$info/dyn53.postinst" configure 2>&1)
+ok "postinst on the first install: tells how to hook dyn53 in" grep -q 'install.sh' <<<"$out"
+out=$(bbsh "$bb" PKG_UPGRADE=1 -- "$info/dyn53.postinst" configure 2>&1)
+ok "postinst on an upgrade (PKG_UPGRADE=1): no hint, the hook and config stay" test -z "$out"
+# opkg upgrade or reinstall: the OLD package's prerm runs as `prerm upgrade NEW-VERSION`
+# with PKG_UPGRADE=1; the hook must survive it (the new package's binary takes its place).
+hooked=$(tree "$j")
+bbsh "$bb" DYN53_JFFS="$j" PKG_UPGRADE=1 -- "$info/dyn53.prerm" upgrade 0.1.0-2 >/dev/null 2>&1
+ok "opkg upgrade (prerm upgrade 0.1.0-2, PKG_UPGRADE=1) keeps the hook and the add-on" \
+	test "$hooked" = "$(tree "$j")"
+bbsh "$bb" DYN53_JFFS="$j" -- "$info/dyn53.prerm" upgrade 0.1.0-1 >/dev/null 2>&1
+ok "prerm upgrade without PKG_UPGRADE (other opkg builds) keeps them too" test "$hooked" = "$(tree "$j")"
+out=$(bbsh "$bb" DYN53_JFFS="$j" PKG_UPGRADE=1 -- "$j/addons/dyn53.d/uninstall" 2>&1)
+ok "the add-on's uninstall called during an opkg upgrade (an older prerm) removes nothing" \
+	test "$hooked" = "$(tree "$j")"
 out=$(bbsh "$bb" DYN53_JFFS="$j" -- "$info/dyn53.prerm" remove 2>&1)
 ok "opkg remove (prerm) runs the uninstall" grep -q 'removed' <<<"$out"
 ok "after prerm /jffs is byte-for-byte as before" test "$before" = "$(tree "$j")"

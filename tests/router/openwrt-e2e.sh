@@ -7,7 +7,9 @@
 # set, then unchanged; ifupdate; events for other interfaces and ifdown ignored; backend
 # unreachable: a logged failure, exit 1, nothing changed; service disabled (rc.d link
 # gone, or UCI enabled 0): nothing runs; the periodic re-check the procd service runs;
-# IPv6: an AAAA record on wan6 (ifupdate) and on PPPoE's wan_6; the aarch64 binary.
+# IPv6: an AAAA record on wan6 (ifupdate) and on PPPoE's wan_6; the aarch64 binary. The
+# hotplug script asks `dyn53 interfaces` which events concern it: UCI booleans (off,
+# disabled), quoted option names and records without an interface follow the client's rules.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -67,7 +69,9 @@ hotplug() {
 logged() { grep -qE "$1" <<<"$NEW_LOG"; }
 # logged_since LINE REGEX: a syslog line after line number LINE matches.
 logged_since() { tail -n +$(($1 + 1)) "$syslog" | grep -qE "$2"; }
-calls() { cat "$1/qemu/dyn53.calls"; }
+# The update runs dyn53 made (the hotplug's `dyn53 ... interfaces` questions left out).
+calls() { grep -v ' interfaces$' "$1/qemu/dyn53.calls"; }
+asked() { grep -c ' interfaces$' "$1/qemu/dyn53.calls"; }
 
 R=$SCRATCH/mipsel
 echo "router: mipsel_24kc package, mipsel binary under qemu-mipsel-static"
@@ -78,6 +82,7 @@ ok "no A record for home.example.com yet" test "$(record home.example.com A)" = 
 
 echo "ifup wan (first time)"
 hotplug "$R" ifup wan
+ok "hotplug asked the client (dyn53 -q -c <config> interfaces), once" test "$(asked "$R")" = 1
 ok "hotplug ran: dyn53 update --interface wan" test "$(calls "$R")" = "update --interface wan"
 ok "logged 'home.example.com A changed none -> 127.0.0.1'" logged '^dyn53\..* home\.example\.com A changed none -> 127\.0\.0\.1$'
 ok "logged 'ifup wan: done (exit 0)'" logged '^dyn53\.daemon\.info ifup wan: done \(exit 0\)$'
@@ -124,6 +129,30 @@ sed -i "0,/option enabled '1'/s//option enabled '0'/" "$R/etc/config/dyn53"
 hotplug "$R" ifup wan
 ok "UCI option enabled '0' in the global section: nothing runs either" test -z "$(calls "$R")" -a -z "$NEW_LOG"
 sed -i "0,/option enabled '0'/s//option enabled '1'/" "$R/etc/config/dyn53"
+# UCI's other words and quoting, read by the client, not by a parser of the hotplug's own.
+cp "$R/etc/config/dyn53" "$R/config.orig"
+sed -i "0,/option enabled '1'/s//option 'enabled' \"off\"/" "$R/etc/config/dyn53"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan
+ok "global option 'enabled' \"off\" (quoted name): nothing runs" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+cp "$R/config.orig" "$R/etc/config/dyn53"
+printf "\tOption enabled 'x'\n" >>"$R/etc/config/dyn53"
+hotplug "$R" ifup wan
+ok "a config the client cannot read: logged once as an error, no update" \
+	test -z "$(calls "$R")" -a "$(grep -c '^dyn53\.daemon\.err ifup wan: .*line' <<<"$NEW_LOG")" = 1
+cp "$R/config.orig" "$R/etc/config/dyn53"
+sed -i "/^config record/,$ s/option enabled '1'/option enabled 'disabled'/" "$R/etc/config/dyn53"
+hotplug "$R" ifup wan
+ok "the only record with option enabled 'disabled': nothing runs" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+cp "$R/config.orig" "$R/etc/config/dyn53"
+sed -i "/option interface 'wan'/d" "$R/etc/config/dyn53"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup lan
+ok "a record without an interface: ifup lan runs nothing" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+hotplug "$R" ifup wan_6
+ok "but it follows wan_6 (PPPoE's IPv6 side), as dyn53 --help says" \
+	test "$(calls "$R")" = "update --interface wan_6"
+cp "$R/config.orig" "$R/etc/config/dyn53"
 
 echo "periodic re-check (the command the procd service runs)"
 mark=$(wc -l <"$syslog")
@@ -144,7 +173,8 @@ wait_for 60 port_open "$BACKEND_PORT" ::1 || fail "dyn53-backend serve on [::1] 
 R=$SCRATCH/mipsel6
 BACKEND_URL="http://[::1]:$BACKEND_PORT/" router "$R" mipsel_24kc mipsel-unknown-linux-musl home6.example.com AAAA ||
 	fail "set up the IPv6 router root"
-ok "the pasted config puts the AAAA record on wan6" grep -q "option interface 'wan6'" "$R/etc/config/dyn53"
+ok "the pasted config puts the AAAA record on wan6 and PPPoE's wan_6" \
+	grep -q "option interface 'wan6 wan_6'" "$R/etc/config/dyn53"
 hotplug "$R" ifupdate wan6
 ok "ifupdate wan6 (new prefix): dyn53 update --interface wan6" test "$(calls "$R")" = "update --interface wan6"
 ok "logged 'home6.example.com AAAA changed none -> ::1'" logged 'home6\.example\.com AAAA changed none -> ::1$'
@@ -153,7 +183,6 @@ ok "Route 53 (moto API): home6.example.com AAAA ::1" test "$(record home6.exampl
 hotplug "$R" ifup wan
 ok "ifup wan: no record on wan, nothing runs" test -z "$(calls "$R")" -a -z "$NEW_LOG"
 # PPPoE with IPv6: netifd names the DHCPv6 side of the link wan_6.
-sed -i "s/option interface 'wan6'/option interface 'wan_6'/" "$R/etc/config/dyn53"
 hotplug "$R" ifup wan_6
 ok "PPPoE: a record on wan_6 follows ifup wan_6 (unchanged ::1)" logged 'home6\.example\.com AAAA unchanged ::1$'
 

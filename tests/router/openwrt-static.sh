@@ -20,9 +20,31 @@ ok "PKG_VERSION equals the Cargo.toml version ($version)" test "$(var PKG_VERSIO
 ok "PKG_RELEASE is a plain integer" is_int "$(var PKG_RELEASE)"
 ok "PKG_BUILD_DEPENDS rust/host" test "$(var PKG_BUILD_DEPENDS)" = rust/host
 # shellcheck disable=SC2016 # make syntax, not shell
-ok "rust-package.mk included after package.mk" \
+ok "rust-package.mk included after package.mk, from the packages feed by its place" \
 	test "$(grep -n '^include' "$mk" | grep -E 'package.mk' | cut -d: -f2- | tr '\n' '|')" = \
-	'include $(INCLUDE_DIR)/package.mk|include ../../lang/rust/rust-package.mk|'
+	'include $(INCLUDE_DIR)/package.mk|include $(TOPDIR)/feeds/packages/lang/rust/rust-package.mk|'
+# The SDK's layout with this Makefile as a feed of its own (feeds.conf: src-link dyn53 ...):
+# feeds/dyn53/dyn53 is this directory, package/feeds/dyn53/dyn53 links to it, and make runs
+# in the package directory. rules.mk, package.mk and rust-package.mk are stand-ins that
+# only show which files make reads (no SDK can be downloaded here); a path that does not
+# resolve in this layout fails as it does in the SDK ("No such file or directory").
+sdk=$(mktemp -d)
+mkdir -p "$sdk/include" "$sdk/feeds/dyn53" "$sdk/feeds/packages/lang/rust" "$sdk/package/feeds/dyn53"
+ln -s "$REPO/openwrt" "$sdk/feeds/dyn53/dyn53"
+ln -s ../../../feeds/dyn53/dyn53 "$sdk/package/feeds/dyn53/dyn53"
+# shellcheck disable=SC2016 # make syntax, not shell
+echo 'INCLUDE_DIR:=$(TOPDIR)/include' >"$sdk/rules.mk"
+# shellcheck disable=SC2016 # make syntax, not shell
+printf 'define BuildPackage
+compile:
+	@echo "compile $(1) with $(RUST_MK)"
+endef
+' >"$sdk/include/package.mk"
+echo 'RUST_MK:=feeds/packages/lang/rust/rust-package.mk' >"$sdk/feeds/packages/lang/rust/rust-package.mk"
+out=$(cd "$sdk/package/feeds/dyn53/dyn53" && make -s TOPDIR="$sdk" compile 2>&1)
+ok "as a separate feed, make finds every include (got: $out)" \
+	test "$out" = "compile dyn53 with feeds/packages/lang/rust/rust-package.mk"
+rm -rf "$sdk"
 # shellcheck disable=SC2016 # make syntax, not shell
 ok "DEPENDS:=\$(RUST_ARCH_DEPENDS)" grep -q '^  DEPENDS:=$(RUST_ARCH_DEPENDS)$' "$mk"
 ok "conffiles: /etc/config/dyn53" \
@@ -51,7 +73,8 @@ ok "UCI template: check_interval '600'" grep -q "option check_interval '600'" "$
 
 echo "router scripts"
 router_scripts=(openwrt/files/dyn53.hotplug openwrt/files/dyn53-run openwrt/files/dyn53.init
-	openwrt/ipk/postinst openwrt/ipk/prerm merlin/ddns-start merlin/wan-event merlin/install.sh
+	openwrt/ipk/postinst openwrt/ipk/postinst-pkg openwrt/ipk/prerm
+	tests/router/base-files/lib/functions.sh tests/router/base-files/etc/rc.common merlin/ddns-start merlin/wan-event merlin/install.sh
 	merlin/uninstall.sh merlin/entware/postinst merlin/entware/prerm)
 n=0
 for s in "${router_scripts[@]}"; do
