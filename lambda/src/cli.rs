@@ -7,6 +7,7 @@ use crate::host::{
     split_list, NotifyPrefs, DEFAULT_TTL,
 };
 use crate::import::{ImportOptions, Source};
+use crate::settings_table;
 use dyn53::protocol::RecordType;
 use hyper::header::HeaderName;
 use pico_args::Arguments;
@@ -14,8 +15,13 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Usage text for `--help` and usage errors.
-pub const USAGE: &str = "\
+/// `--help`: the commands, then the environment from [`settings_table::SETTINGS`].
+pub fn usage() -> String {
+    format!("{USAGE}{}{USAGE_TAIL}", settings_table::help_section())
+}
+
+/// The commands part of `--help`.
+const USAGE: &str = "\
 dyn53-backend: Route 53 dynamic-DNS backend (AWS Lambda function, local service, admin CLI)
 
 Usage:
@@ -48,12 +54,11 @@ Usage:
   dyn53-backend table create          create the DynamoDB table (self-hosting, local tests)
   dyn53-backend -h | --help | -V | --version
 
-Environment: DYN53_TABLE (required), DYN53_TOPIC_ARN, DYN53_NONCE_KEY, DYN53_RATE_LIMIT (10/300),
-DYN53_CHANGE_LIMIT (20/3600), DYN53_NOTIFY_QUIET_SECS (3600), DYN53_AUTH_FAILURE_MS (250),
-DYN53_DNS_BUDGET_MS (8000), DYN53_MAX_CONNECTIONS_PER_ADDRESS (32, serve),
-DYN53_METRICS_NAMESPACE (dyn53), DYN53_URL (for printed configs), DYN53_RECORD_NAMES (names the
-function may change), AWS_REGION, AWS_ENDPOINT_URL
-and the usual AWS credential variables or profile.
+";
+
+/// The end of `--help`, after the generated environment section.
+const USAGE_TAIL: &str = "
+Also AWS_REGION, AWS_ENDPOINT_URL and the usual AWS credential variables or profile.
 
 Exit codes: 0 ok, 1 AWS failure (worth retrying), 2 bad usage or input.
 ";

@@ -28,5 +28,6 @@ pub mod retry;
 pub mod route53;
 pub mod serve;
 pub mod settings;
+pub mod settings_table;
 pub mod sns;
 pub mod store;

@@ -1,8 +1,8 @@
-//! `dyn53-backend`: wires the command line to the library (see `cli::USAGE`).
+//! `dyn53-backend`: wires the command line to the library (see `cli::usage`).
 
-use dyn53_backend::cli::{self, Command, USAGE};
-use dyn53_backend::host::parse_record_names;
-use dyn53_backend::settings::Settings;
+use dyn53_backend::cli::{self, Command};
+use dyn53_backend::settings::{AdminEnv, Settings};
+use dyn53_backend::settings_table;
 use dyn53_backend::{admin, aws, import, lambda_event, log, serve};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 fn main() -> ExitCode {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let args = std::env::args_os().skip(1).collect();
-    let cmd = match cli::parse(args, on_lambda, std::env::var("DYN53_URL").ok()) {
+    let cmd = match cli::parse(args, on_lambda, settings_table::env("DYN53_URL")) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dyn53-backend: {e}\n(see dyn53-backend --help)");
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 async fn run(cmd: Command) -> ExitCode {
     match cmd {
         Command::Help => {
-            print!("{USAGE}");
+            print!("{}", cli::usage());
             ExitCode::SUCCESS
         }
         Command::Version => {
@@ -108,26 +108,27 @@ async fn shutdown() {
 }
 
 async fn run_admin(cmd: Command) -> ExitCode {
-    let table = std::env::var("DYN53_TABLE").ok().filter(|t| !t.is_empty());
-    let needs_table = !matches!(cmd, Command::ZoneId { .. });
-    if needs_table && table.is_none() {
-        eprintln!("dyn53-backend: DYN53_TABLE is not set (the DynamoDB table holding the hosts)");
-        return ExitCode::from(2);
-    }
+    let env = match AdminEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("dyn53-backend: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let table = match env.table() {
+        Ok(t) => t,
+        // `zone-id` needs no table.
+        Err(_) if matches!(cmd, Command::ZoneId { .. }) => "",
+        Err(e) => {
+            eprintln!("dyn53-backend: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let cfg = aws::load_config().await;
-    let table = aws::dynamo(&cfg, table.as_deref().unwrap_or(""));
+    let table = aws::dynamo(&cfg, table);
     let r53 = aws_sdk_route53::Client::new(&cfg);
     // The stack's RecordNames, for the commands that add hosts (unless given as a flag).
-    let env_names = match std::env::var("DYN53_RECORD_NAMES") {
-        Ok(v) if !v.trim().is_empty() => match parse_record_names(&v) {
-            Ok(names) => Some(names),
-            Err(e) => {
-                eprintln!("dyn53-backend: DYN53_RECORD_NAMES: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => None,
-    };
+    let env_names = env.record_names.clone();
     let result = match cmd {
         Command::HostAdd(mut req) => {
             req.record_names = req.record_names.or(env_names);

@@ -2,12 +2,14 @@
 
 use crate::handler::Policy;
 use crate::host::parse_record_names;
-use crate::limiter::{SlotLimit, DEFAULT_BURST, DEFAULT_RATE};
+use crate::limiter::SlotLimit;
+use crate::settings_table::{self, lookup};
 use crate::store::RateLimit;
 use std::fmt;
 use std::time::Duration;
 
-/// Default time budget for one Route 53 call, retries and slot wait included.
+/// Default time budget for one Route 53 call, retries and slot wait included (the declared
+/// default of `DYN53_DNS_BUDGET_MS`; a test keeps the two equal).
 pub const DEFAULT_DNS_BUDGET_MS: u64 = 8000;
 
 /// Everything the backend reads from its environment.
@@ -68,12 +70,11 @@ impl Settings {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads settings through `get` (the environment, or a map in tests).
+    /// Reads settings through `get` (the environment, or a map in tests); every name and
+    /// default comes from [`settings_table::SETTINGS`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let table = get("DYN53_TABLE").ok_or_else(|| {
-            SettingsError("DYN53_TABLE is not set (the DynamoDB table holding the hosts)".into())
-        })?;
+        let get = |k: &str| lookup(&get, k);
+        let table = required(&get, "DYN53_TABLE")?;
         let nonce_key =
             match get("DYN53_NONCE_KEY") {
                 Some(k) if k.len() >= 32 => Some(k.into_bytes()),
@@ -83,34 +84,26 @@ impl Settings {
                 )),
                 None => None,
             };
-        let limit = |k: &str, default: RateLimit| match get(k) {
-            None => Ok(default),
-            Some(v) => RateLimit::parse(&v).ok_or_else(|| {
+        let limit = |k: &str| {
+            let v = get(k).unwrap_or_default();
+            RateLimit::parse(&v).ok_or_else(|| {
                 SettingsError(format!("{k}={v:?} must look like 10/300 (calls/seconds)"))
-            }),
+            })
         };
-        let number = |k: &str, default: u64| match get(k) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| SettingsError(format!("{k}={v:?} must be a whole number"))),
-        };
-        let rate = match get("DYN53_ROUTE53_RATE") {
-            None => DEFAULT_RATE,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite() && (0.0..=1000.0).contains(r))
-                .ok_or_else(|| {
-                    SettingsError(format!(
-                        "DYN53_ROUTE53_RATE={v:?} must be Route 53 calls per second, 0 to 1000 \
-                         (0: no pacing)"
-                    ))
-                })?,
-        };
-        let burst = number("DYN53_ROUTE53_BURST", u64::from(DEFAULT_BURST))?;
+        let number = |k: &str| number(&get, k);
+        let rate_text = get("DYN53_ROUTE53_RATE").unwrap_or_default();
+        let rate = rate_text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && (0.0..=1000.0).contains(r))
+            .ok_or_else(|| {
+                SettingsError(format!(
+                    "DYN53_ROUTE53_RATE={rate_text:?} must be Route 53 calls per second, 0 to \
+                     1000 (0: no pacing)"
+                ))
+            })?;
+        let burst = number("DYN53_ROUTE53_BURST")?;
         if burst == 0 || burst > 1000 {
             return Err(SettingsError(format!(
                 "DYN53_ROUTE53_BURST={burst} must be 1 to 1000"
@@ -120,53 +113,96 @@ impl Settings {
             rate,
             burst: burst as u32,
         });
-        let d = Policy::default();
         let policy = Policy {
-            set_limit: limit("DYN53_RATE_LIMIT", d.set_limit)?,
-            change_limit: limit("DYN53_CHANGE_LIMIT", d.change_limit)?,
-            notify_quiet: number("DYN53_NOTIFY_QUIET_SECS", d.notify_quiet)?,
-            auth_failure_time: Duration::from_millis(number(
-                "DYN53_AUTH_FAILURE_MS",
-                d.auth_failure_time.as_millis() as u64,
-            )?),
-            lock_wait: Duration::from_millis(number(
-                "DYN53_LOCK_WAIT_MS",
-                d.lock_wait.as_millis() as u64,
-            )?),
-            record_trust: number("DYN53_RECORD_TRUST_SECS", d.record_trust)?,
-            record_confirm: number("DYN53_RECORD_CONFIRM_SECS", d.record_confirm)?,
-            record_names: match get("DYN53_RECORD_NAMES") {
-                None => None,
-                Some(v) => Some(
-                    parse_record_names(&v)
-                        .map_err(|e| SettingsError(format!("DYN53_RECORD_NAMES: {e}")))?,
-                ),
-            },
-            ..d
+            set_limit: limit("DYN53_RATE_LIMIT")?,
+            change_limit: limit("DYN53_CHANGE_LIMIT")?,
+            notify_quiet: number("DYN53_NOTIFY_QUIET_SECS")?,
+            auth_failure_time: Duration::from_millis(number("DYN53_AUTH_FAILURE_MS")?),
+            lock_wait: Duration::from_millis(number("DYN53_LOCK_WAIT_MS")?),
+            record_trust: number("DYN53_RECORD_TRUST_SECS")?,
+            record_confirm: number("DYN53_RECORD_CONFIRM_SECS")?,
+            record_names: record_names(&get)?,
+            ..Policy::default()
         };
         Ok(Settings {
             table,
             topic_arn: get("DYN53_TOPIC_ARN"),
             nonce_key,
-            namespace: get("DYN53_METRICS_NAMESPACE").unwrap_or_else(|| "dyn53".into()),
-            dns_budget: Duration::from_millis(number(
-                "DYN53_DNS_BUDGET_MS",
-                DEFAULT_DNS_BUDGET_MS,
-            )?),
+            namespace: get("DYN53_METRICS_NAMESPACE").unwrap_or_default(),
+            dns_budget: Duration::from_millis(number("DYN53_DNS_BUDGET_MS")?),
             route53_pace,
             policy,
-            max_per_address: number(
-                "DYN53_MAX_CONNECTIONS_PER_ADDRESS",
-                crate::serve::MAX_PER_ADDRESS as u64,
-            )? as usize,
+            max_per_address: number("DYN53_MAX_CONNECTIONS_PER_ADDRESS")? as usize,
         })
     }
+}
+
+/// What the admin commands read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEnv {
+    /// DynamoDB table (`DYN53_TABLE`; every command but `zone-id` needs it).
+    pub table: Option<String>,
+    /// The stack's RecordNames (`DYN53_RECORD_NAMES`), for the commands that add hosts.
+    pub record_names: Option<Vec<String>>,
+}
+
+impl AdminEnv {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<AdminEnv, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the admin settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<AdminEnv, SettingsError> {
+        let get = |k: &str| lookup(&get, k);
+        Ok(AdminEnv {
+            table: get("DYN53_TABLE"),
+            record_names: record_names(&get)?,
+        })
+    }
+
+    /// The table, or the error naming the setting.
+    pub fn table(&self) -> Result<&str, SettingsError> {
+        match &self.table {
+            Some(t) => Ok(t),
+            None => required(&|_| None, "DYN53_TABLE").map(|_| ""),
+        }
+    }
+}
+
+/// A required setting, or an error saying what it is.
+fn required(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<String, SettingsError> {
+    get(k).ok_or_else(|| {
+        SettingsError(format!(
+            "{k} is not set ({})",
+            settings_table::declared(k).help
+        ))
+    })
+}
+
+/// A whole-number setting (always declared with a default).
+fn number(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<u64, SettingsError> {
+    let v = get(k).unwrap_or_default();
+    v.trim()
+        .parse::<u64>()
+        .map_err(|_| SettingsError(format!("{k}={v:?} must be a whole number")))
+}
+
+/// `DYN53_RECORD_NAMES`, checked.
+fn record_names(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Vec<String>>, SettingsError> {
+    get("DYN53_RECORD_NAMES")
+        .map(|v| {
+            parse_record_names(&v).map_err(|e| SettingsError(format!("DYN53_RECORD_NAMES: {e}")))
+        })
+        .transpose()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{BTreeSet, HashMap};
 
     fn from(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let m: HashMap<String, String> = pairs
@@ -217,5 +253,61 @@ mod tests {
         );
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_ROUTE53_RATE", "-1")]).is_err());
         assert!(from(&[("DYN53_TABLE", "t"), ("DYN53_ROUTE53_BURST", "0")]).is_err());
+    }
+
+    #[test]
+    fn declared_defaults_are_the_codes_defaults() {
+        let s = from(&[("DYN53_TABLE", "t")]).unwrap();
+        assert_eq!(s.policy, Policy::default());
+        assert_eq!(s.dns_budget, Duration::from_millis(DEFAULT_DNS_BUDGET_MS));
+        assert_eq!(s.route53_pace, Some(SlotLimit::default()));
+        assert_eq!(s.max_per_address, crate::serve::MAX_PER_ADDRESS);
+        assert_eq!((s.topic_arn, s.nonce_key), (None, None));
+        let e = from(&[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "DYN53_TABLE is not set (the DynamoDB table holding the hosts)"
+        );
+    }
+
+    #[test]
+    fn the_code_reads_every_declared_setting_and_no_other() {
+        let asked = std::sync::Mutex::new(BTreeSet::new());
+        let record = |k: &str| {
+            asked.lock().unwrap().insert(k.to_string());
+            (k == "DYN53_TABLE").then(|| "t".to_string())
+        };
+        Settings::from_lookup(record).unwrap();
+        AdminEnv::from_lookup(record).unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        // main.rs reads the URL for `host add|rotate` through settings_table::env.
+        asked.insert("DYN53_URL".into());
+        let declared: BTreeSet<String> = settings_table::SETTINGS
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(asked, declared);
+    }
+
+    #[test]
+    fn admin_environment() {
+        let a = AdminEnv::from_lookup(|_| None).unwrap();
+        assert_eq!(a.record_names, None);
+        assert!(a
+            .table()
+            .unwrap_err()
+            .to_string()
+            .contains("DYN53_TABLE is not set"));
+        let a = AdminEnv::from_lookup(|k| match k {
+            "DYN53_TABLE" => Some("t".into()),
+            "DYN53_RECORD_NAMES" => Some("a.x.com".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(a.table(), Ok("t"));
+        assert_eq!(a.record_names, Some(vec!["a.x.com".to_string()]));
+        assert!(
+            AdminEnv::from_lookup(|k| (k == "DYN53_RECORD_NAMES").then(|| "Bad.".into())).is_err()
+        );
     }
 }
