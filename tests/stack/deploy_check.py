@@ -101,6 +101,15 @@ def main():
     c.equal("function env: table, topic, record names",
             (env.get("DYN53_TABLE"), env.get("DYN53_TOPIC_ARN"), env.get("DYN53_RECORD_NAMES")),
             (physical["HostTable"], physical["NotifyTopic"], RECORD_NAMES))
+    # The operator's settings arrive with the template's defaults (moto keeps a Number
+    # parameter's Ref as a number, CloudFormation as a string: compare as text).
+    c.equal("function env: operator settings at their defaults",
+            {k: str(env.get(k)) for k in ("DYN53_RATE_LIMIT", "DYN53_CHANGE_LIMIT",
+                                          "DYN53_NOTIFY_QUIET_SECS", "DYN53_ROUTE53_RATE",
+                                          "DYN53_RECORD_CONFIRM_SECS", "DYN53_DNS_BUDGET_MS")},
+            {"DYN53_RATE_LIMIT": "10/300", "DYN53_CHANGE_LIMIT": "20/3600",
+             "DYN53_NOTIFY_QUIET_SECS": "3600", "DYN53_ROUTE53_RATE": "8",
+             "DYN53_RECORD_CONFIRM_SECS": "0", "DYN53_DNS_BUDGET_MS": "8000"})
     c.equal("function reserved concurrency", fn.get("Concurrency", {}).get(
         "ReservedConcurrentExecutions"), 3)
     c.check("function runs as its own role",
