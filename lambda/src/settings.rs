@@ -163,21 +163,21 @@ impl AdminEnv {
 
     /// The table, or the error naming the setting.
     pub fn table(&self) -> Result<&str, SettingsError> {
-        match &self.table {
-            Some(t) => Ok(t),
-            None => required(&|_| None, "DYN53_TABLE").map(|_| ""),
-        }
+        self.table.as_deref().ok_or_else(|| not_set("DYN53_TABLE"))
     }
 }
 
 /// A required setting, or an error saying what it is.
 fn required(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<String, SettingsError> {
-    get(k).ok_or_else(|| {
-        SettingsError(format!(
-            "{k} is not set ({})",
-            settings_table::declared(k).help
-        ))
-    })
+    get(k).ok_or_else(|| not_set(k))
+}
+
+/// `k` is required but unset: the error names it and says what it is.
+fn not_set(k: &str) -> SettingsError {
+    SettingsError(format!(
+        "{k} is not set ({})",
+        settings_table::declared(k).help
+    ))
 }
 
 /// A whole-number setting (always declared with a default).
