@@ -100,7 +100,10 @@ pub fn config(data: &[u8]) {
     };
     let mut warnings = Vec::new();
     if let Err(e) = merge(&[&file.layer], None, &mut warnings) {
-        assert!(!contains_folded(&e.to_string(), &sentinel), "secret in error: {e}");
+        assert!(
+            !contains_folded(&e.to_string(), &sentinel),
+            "secret in error: {e}"
+        );
     }
     for w in &warnings {
         assert!(!contains_folded(w, &sentinel), "secret in warning: {w}");
