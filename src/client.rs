@@ -5,6 +5,7 @@
 use crate::config::{Protocol, Record, Secret, Settings};
 use crate::dns;
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::json::Writer;
 use crate::protocol::{
     is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,

@@ -3,6 +3,7 @@
 //! run's deadline.
 
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::{canonical_ip, RecordType};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::mpsc;

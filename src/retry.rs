@@ -12,6 +12,7 @@
 //! [`backoff_with`] and [`retry_with`], so tests stay deterministic.
 
 use crate::error::Error;
+use crate::logging as log;
 use std::time::{Duration, Instant};
 
 /// Longest single request: a slow attempt still leaves time for another one.

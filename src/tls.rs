@@ -4,6 +4,7 @@
 //! There is deliberately no way to turn certificate verification off.
 
 use crate::error::Error;
+use crate::logging as log;
 use crate::roots::AMAZON_ROOTS;
 use rustls::crypto::{
     CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms,

@@ -10,6 +10,7 @@
 
 use crate::config::BackendUrl;
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::RecordType;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
