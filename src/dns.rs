@@ -1,37 +1,41 @@
 //! What DNS currently answers for a record, through the system resolver (for `check` and
-//! `--dry-run`). The lookup runs on a helper thread so a stuck resolver cannot overrun the
-//! run's deadline.
+//! `--dry-run`). ureq's resolver does the lookup: it is in the binary anyway for connections,
+//! and it runs the lookup on a helper thread so a stuck resolver cannot overrun the run's
+//! deadline (a second copy of that machinery here cost about 8 KB on mipsel).
 
 use crate::error::Error;
 use crate::logging as log;
 use crate::protocol::{canonical_ip, RecordType};
-use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::mpsc;
+use std::net::IpAddr;
 use std::time::Duration;
+use ureq::unversioned::resolver::{DefaultResolver, Resolver};
+use ureq::unversioned::transport::NextTimeout;
 
 /// The addresses of `rt` type that `hostname` resolves to, sorted; empty if none.
 ///
 /// A name that does not exist (or has no address of that type) gives an empty list; only a
 /// resolver that does not answer in `timeout` is an error.
 pub fn lookup(hostname: &str, rt: RecordType, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let name = hostname.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            (name.as_str(), 0u16)
-                .to_socket_addrs()
-                .map(|a| a.collect::<Vec<_>>()),
-        );
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(addrs)) => Ok(of_type(addrs.iter().map(|a| a.ip()), rt)),
-        Ok(Err(e)) => {
+    // The port only completes the URI the resolver takes; nothing connects to it.
+    let Ok(uri) = format!("http://{hostname}/").parse::<ureq::http::Uri>() else {
+        log::debug!("DNS lookup of {hostname}: not a host name");
+        return Ok(Vec::new());
+    };
+    let budget = NextTimeout {
+        after: timeout.into(),
+        reason: ureq::Timeout::Resolve,
+        per_read: None,
+        per_write: None,
+    };
+    match DefaultResolver::default().resolve(&uri, &ureq::config::Config::default(), budget) {
+        Ok(addrs) => Ok(of_type(addrs.iter().map(|a| a.ip()), rt)),
+        Err(ureq::Error::Timeout(_)) => Err(Error::Timeout(format!(
+            "the system resolver did not answer for {hostname} in time"
+        ))),
+        Err(e) => {
             log::debug!("DNS lookup of {hostname}: {e}");
             Ok(Vec::new())
         }
-        Err(_) => Err(Error::Timeout(format!(
-            "the system resolver did not answer for {hostname} in time"
-        ))),
     }
 }
 
