@@ -140,9 +140,14 @@ pub fn retry_with<T>(
     }
 }
 
-/// `1.5 s`, without float formatting (which would add kilobytes to the router binary).
+/// `1.5 s`, without float formatting or u128 arithmetic (`as_millis`), each of which would
+/// add kilobytes to the router binary.
 pub fn seconds(d: Duration) -> String {
-    let tenths = (d.as_millis() + 50) / 100;
+    let millis = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()));
+    let tenths = millis.saturating_add(50) / 100;
     format!("{}.{} s", tenths / 10, tenths % 10)
 }
 
