@@ -202,11 +202,7 @@ impl<'a> Session<'a> {
         let seen = self.get(record.record_type)?;
         let (ip, mode) = self.address_for(record, &seen)?;
         if self.dry_run {
-            let old = dns::lookup(
-                &record.hostname,
-                record.record_type,
-                self.deadline.attempt_budget(),
-            )?;
+            let old = dns::lookup(&record.hostname, record.record_type);
             log::info!("{record}: dry run, no set sent (current value from DNS)");
             return Ok(if old == [ip] {
                 RecordResult::Unchanged(ip)
@@ -262,11 +258,7 @@ impl<'a> Session<'a> {
             Some(h) if record.explicit_ip && record.record_type.matches(h) => h,
             _ => seen.ip,
         };
-        let dns = dns::lookup(
-            &record.hostname,
-            record.record_type,
-            self.deadline.remaining(),
-        )?;
+        let dns = dns::lookup(&record.hostname, record.record_type);
         if dns == [expected] {
             return Ok(RecordResult::InSync(expected));
         }
