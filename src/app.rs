@@ -5,6 +5,7 @@ use crate::cli::{Args, Command};
 use crate::client::{RecordResult, Session};
 use crate::config::{self, Protocol, Record, Settings};
 use crate::error::{Error, EXIT_PERMANENT};
+use crate::logging as log;
 use crate::logging::{self, Verbosity};
 use crate::protocol::{is_behind_nat, RecordType};
 use crate::retry::Deadline;

@@ -5,6 +5,7 @@
 use crate::config::{Protocol, Record, Secret, Settings};
 use crate::dns;
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::auth::nonce_syntax_ok;
 use crate::protocol::{
     is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,
@@ -235,11 +236,7 @@ impl<'a> Session<'a> {
         let seen = self.get(record.record_type)?;
         let (ip, mode) = self.address_for(record, &seen)?;
         if self.dry_run {
-            let old = dns::lookup(
-                &record.hostname,
-                record.record_type,
-                self.deadline.attempt_budget(),
-            )?;
+            let old = dns::lookup(&record.hostname, record.record_type);
             log::info!("{record}: dry run, no set sent (current value from DNS)");
             return Ok(if old == [ip] {
                 RecordResult::Unchanged(ip)
@@ -297,11 +294,7 @@ impl<'a> Session<'a> {
             Some(h) if record.explicit_ip && record.record_type.matches(h) => h,
             _ => seen.ip,
         };
-        let dns = dns::lookup(
-            &record.hostname,
-            record.record_type,
-            self.deadline.remaining(),
-        )?;
+        let dns = dns::lookup(&record.hostname, record.record_type);
         if dns == [expected] {
             return Ok(RecordResult::InSync(expected));
         }

@@ -7,6 +7,7 @@
 
 use crate::cli::Args;
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::{normalize_hostname, parse_ip, RecordType};
 use std::fmt;
 use std::fs;

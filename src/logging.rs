@@ -4,6 +4,11 @@
 //! Only dyn53's own records are printed: library internals (ureq, rustls) stay quiet even
 //! with `-v`, so no request detail can leak into a log. Messages never contain secrets,
 //! tokens, signatures or nonces; callers make sure of that.
+//!
+//! dyn53 logs through the macros here (`use crate::logging as log;` keeps call sites reading
+//! `log::info!`), not the `log` crate's: the router build sets the crate's compile-time
+//! ceiling to `off` (`log/release_max_level_off`), which compiles out the libraries' log
+//! calls (about 17 KB on mipsel, never printed anyway) but would silence these too.
 
 use log::{Level, LevelFilter, Metadata, Record};
 use std::io::Write;
@@ -60,6 +65,45 @@ pub fn format_line(level: Level, message: &str) -> String {
     line.push('\n');
     line
 }
+
+/// Hands one dyn53 record to the installed logger if the run's verbosity lets it through.
+/// Unlike the `log` crate's macros this ignores the crate's compile-time ceiling.
+pub fn emit(level: Level, target: &str, args: std::fmt::Arguments<'_>) {
+    if level <= log::max_level() {
+        log::logger().log(
+            &Record::builder()
+                .level(level)
+                .target(target)
+                .args(args)
+                .build(),
+        );
+    }
+}
+
+/// Logs an error (always shown).
+#[macro_export]
+macro_rules! dyn53_log_error {
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Error, module_path!(), format_args!($($arg)+)) };
+}
+/// Logs a warning (hidden by `-q`).
+#[macro_export]
+macro_rules! dyn53_log_warn {
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Warn, module_path!(), format_args!($($arg)+)) };
+}
+/// Logs a notable event (hidden by `-q`).
+#[macro_export]
+macro_rules! dyn53_log_info {
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Info, module_path!(), format_args!($($arg)+)) };
+}
+/// Logs a request or decision (shown with `-v`).
+#[macro_export]
+macro_rules! dyn53_log_debug {
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Debug, module_path!(), format_args!($($arg)+)) };
+}
+pub use crate::{
+    dyn53_log_debug as debug, dyn53_log_error as error, dyn53_log_info as info,
+    dyn53_log_warn as warn,
+};
 
 /// Installs the logger; later calls only change the level.
 pub fn init(verbosity: Verbosity) {

@@ -28,3 +28,13 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+/// Replaces musl's `pthread_setname_np` in the static router binary. musl's formats a
+/// `/proc/self/task/<tid>/comm` path with `snprintf`, which alone links all of `printf` (about
+/// 10 KB of MIPS code) into the binary; std calls it only for named threads, and dyn53 names
+/// none (nor does ureq), so this one is never reached. It reports success and does nothing.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[no_mangle]
+pub extern "C" fn pthread_setname_np(_thread: usize, _name: *const std::ffi::c_char) -> i32 {
+    0
+}

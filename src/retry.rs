@@ -12,6 +12,7 @@
 //! [`backoff_with`] and [`retry_with`], so tests stay deterministic.
 
 use crate::error::Error;
+use crate::logging as log;
 use std::time::{Duration, Instant};
 
 /// Longest single request: a slow attempt still leaves time for another one.
@@ -139,9 +140,14 @@ pub fn retry_with<T>(
     }
 }
 
-/// `1.5 s`, without float formatting (which would add kilobytes to the router binary).
+/// `1.5 s`, without float formatting or u128 arithmetic (`as_millis`), each of which would
+/// add kilobytes to the router binary.
 pub fn seconds(d: Duration) -> String {
-    let tenths = (d.as_millis() + 50) / 100;
+    let millis = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()));
+    let tenths = millis.saturating_add(50) / 100;
     format!("{}.{} s", tenths / 10, tenths % 10)
 }
 

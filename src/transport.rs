@@ -10,11 +10,13 @@
 
 use crate::config::BackendUrl;
 use crate::error::Error;
+use crate::logging as log;
 use crate::protocol::RecordType;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::net::ToSocketAddrs;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use ureq::config::IpFamily;
@@ -245,7 +247,13 @@ impl fmt::Display for DnsError {
 
 impl std::error::Error for DnsError {}
 
-/// ureq's resolver, with lookup failures marked as DNS errors.
+/// Name resolution for the agents: the system resolver (getaddrinfo) on the calling thread,
+/// addresses of the agent's family only, lookup failures marked as DNS errors.
+///
+/// ureq's `DefaultResolver` runs every lookup on a new thread so that it can give up at the
+/// request's deadline; that thread and channel machinery cost 28.9 KB of the mipsel binary.
+/// musl bounds a lookup itself (`options timeout:` in /etc/resolv.conf, 5 s by default), so
+/// a resolver that never answers can hold a run at most that long past its deadline.
 #[derive(Debug)]
 struct ExplainingResolver;
 
@@ -254,14 +262,26 @@ impl Resolver for ExplainingResolver {
         &self,
         uri: &ureq::http::Uri,
         config: &ureq::config::Config,
-        timeout: NextTimeout,
+        _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        DefaultResolver::default()
-            .resolve(uri, config, timeout)
-            .map_err(|e| match e {
-                ureq::Error::Io(io) => ureq::Error::Other(Box::new(DnsError(io.to_string()))),
-                other => other,
-            })
+        let host_port = match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => DefaultResolver::host_and_port(scheme, authority),
+            _ => None,
+        }
+        .ok_or_else(|| ureq::Error::BadUri(format!("{uri} has no host or port")))?;
+        let found = host_port
+            .to_socket_addrs()
+            .map_err(|e| ureq::Error::Other(Box::new(DnsError(e.to_string()))))?;
+        let mut addrs = self.empty();
+        for addr in config.ip_family().keep_wanted(found) {
+            if addrs.try_push(addr).is_err() {
+                break;
+            }
+        }
+        if addrs.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(addrs)
     }
 }
 
