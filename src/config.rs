@@ -215,7 +215,7 @@ pub struct FileConfig {
 // Reading files
 
 /// Reads at most `limit` bytes of `path`; more is an error (a wrong or hostile file).
-fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
     let file = fs::File::open(path)
         .map_err(|e| cfg_err(format!("cannot open {what} {}: {e}", path.display())))?;
     let mut buf = Vec::new();

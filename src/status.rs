@@ -68,11 +68,11 @@ pub fn render(time: u64, exit: i32, entries: &[String]) -> String {
 }
 
 /// Writes `text` to `path` atomically (temporary file in the same directory, then rename),
-/// mode 0644, creating the directory if needed.
+/// mode 0644, creating its directory if needed.
 pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)?;
+    // Only the last directory: /var/run and /tmp exist on every router.
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        std::fs::create_dir(dir)?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
@@ -96,24 +96,22 @@ pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// `dyn53 status`: the status file in words, or why there is none.
 pub fn show(path: &Path) -> Result<String, Error> {
-    use std::io::Read as _;
-    let mut text = String::new();
-    match std::fs::File::open(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(format!(
+    if !path.exists() {
+        return Ok(format!(
             "no status yet: dyn53 update has not run since the router started ({} does not exist)",
             path.display()
-        )),
-        Err(e) => return Err(unreadable(path, &e.to_string())),
-        Ok(f) => f
-            .take(MAX_FILE)
-            .read_to_string(&mut text)
-            .map_err(|e| unreadable(path, &e.to_string()))?,
-    };
-    describe(&text).ok_or_else(|| unreadable(path, "not a dyn53 status file"))
-}
-
-fn unreadable(path: &Path, why: &str) -> Error {
-    Error::Config(format!("status file {}: {why}", path.display()))
+        ));
+    }
+    let bytes = crate::config::read_limited(path, MAX_FILE, "status file")?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(describe)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "status file {}: not a dyn53 status file",
+                path.display()
+            ))
+        })
 }
 
 /// The readable form of a status file's text; `None` if it is not one dyn53 wrote.
@@ -122,7 +120,10 @@ fn describe(text: &str) -> Option<String> {
     let head = lines.next()?;
     let (head, has_records) = match head.strip_suffix(RECORDS_START) {
         Some(h) => (format!("{h}}}"), true),
-        None => (head.replace(",\"records\":[]}", "}"), false),
+        None => (
+            format!("{}}}", head.strip_suffix(",\"records\":[]}")?),
+            false,
+        ),
     };
     let head = json::parse(head.as_bytes()).ok()?;
     let exit = head.uint("exit").ok()??;
@@ -259,13 +260,13 @@ mod tests {
     fn writes_atomically_with_mode_0644_and_says_when_there_is_none() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("dyn53-status-unit-{}", std::process::id()));
-        let path = dir.join("sub/status.json");
+        let path = dir.join("status.json");
         assert!(show(&path).unwrap().starts_with("no status yet"));
         write(&path, "one\n").unwrap();
         write(&path, &render(1, 0, &[])).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
-        assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         assert!(show(&path).unwrap().contains("exit code 0 (ok)"));
         std::fs::write(&path, "garbage").unwrap();
         assert!(show(&path)

@@ -664,7 +664,7 @@ fn update_writes_the_status_file_and_status_prints_it() {
     f.peer
         .add_host("nas.dyn53.invalid", "another-secret-for-nas", false);
     f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
-    let status = f.dir.path().join("run/dyn53/status.json");
+    let status = f.dir.path().join("dyn53/status.json");
     let status = status.to_str().unwrap();
     // The config's status_file is used; DYN53_STATUS_FILE (set here) would override it,
     // so this run goes through a config file only.
@@ -757,7 +757,7 @@ fn update_writes_the_status_file_and_status_prints_it() {
     assert!(text.contains(",\"exit\":0,"), "{text}");
     assert!(text.contains("\"result\":\"unchanged\""), "{text}");
     assert_eq!(
-        std::fs::read_dir(f.dir.path().join("run/dyn53"))
+        std::fs::read_dir(f.dir.path().join("dyn53"))
             .unwrap()
             .count(),
         1,
