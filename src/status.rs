@@ -11,7 +11,7 @@ use crate::config::Record;
 use crate::error::Error;
 use crate::protocol::json::{self, Writer};
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 /// Default status file on OpenWrt (UCI config, or no config file).
@@ -71,23 +71,15 @@ pub fn render(time: u64, exit: i32, entries: &[String]) -> String {
 /// mode 0644, creating its directory if needed.
 pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
     // Only the last directory: /var/run and /tmp exist on every router.
-    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-        std::fs::create_dir(dir)?;
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir(dir);
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
+    let result = std::fs::write(&tmp, text)
         // The umask may have taken bits away; the pages read this file as another user.
-        #[cfg(unix)]
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-        std::fs::rename(&tmp, path)
-    })();
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)))
+        .and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
