@@ -133,12 +133,17 @@ fn describe(text: &str) -> Option<String> {
             return Some(out);
         }
         let r = json::parse(line.trim_end_matches(',').as_bytes()).ok()?;
+        // Messages of changed and unchanged records start with the result already.
+        let error = if r.str("result").ok()?? == "error" {
+            "error: "
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{} {} {}: {} ({} UTC)",
+            "{} {} {error}{} ({} UTC)",
             r.str("hostname").ok()??,
             r.str("type").ok()??,
-            r.str("result").ok()??,
             r.str("message").ok()??,
             utc(r.uint("time").ok()??)
         );
@@ -218,8 +223,8 @@ mod tests {
         assert_eq!(
             describe(&text).unwrap(),
             "last update: 2025-12-01 08:20:00 UTC, exit code 1 (transient failure, retried later)\n\
-             home.example.com A changed: changed 198.51.100.4 -> 203.0.113.7 (2025-12-01 08:20:00 UTC)\n\
-             new.example.com AAAA changed: changed none -> 2001:db8::7 (2025-12-01 08:20:00 UTC)\n\
+             home.example.com A changed 198.51.100.4 -> 203.0.113.7 (2025-12-01 08:20:00 UTC)\n\
+             new.example.com AAAA changed none -> 2001:db8::7 (2025-12-01 08:20:00 UTC)\n\
              nas.example.com A error: network: connect: \"refused\" (2025-12-01 08:20:01 UTC)\n"
                 .replace("network: ", &Error::Network(String::new()).to_string())
         );

@@ -736,9 +736,7 @@ fn update_writes_the_status_file_and_status_prints_it() {
         "{r}"
     );
     assert!(
-        lines[1].starts_with(&format!(
-            "{HOME} A changed: changed 192.0.2.1 -> 127.0.0.1 ("
-        )),
+        lines[1].starts_with(&format!("{HOME} A changed 192.0.2.1 -> 127.0.0.1 (")),
         "{r}"
     );
     assert!(
