@@ -54,27 +54,27 @@ JS
 # A page of another add-on in slot 1: dyn53 must take another slot and leave it alone.
 echo '<!-- another add-on -->' >"$WWW/user/user1.asp"
 
-# helper.sh stand-in: the addon API as the firmware implements it, over the scratch dirs.
+# helper.sh stand-in: the addon API as the firmware implements it (checked against
+# RMerl/asuswrt-merlin.ng release/src/router/others/helper.sh: the first slot that is free or
+# holds the same page; "key value" lines, set = delete then append), over the scratch dirs.
 cat >"$fw/helper.sh" <<HELPER
 # /usr/sbin/helper.sh stand-in (tests): am_get_webui_page, am_settings_get, am_settings_set.
 am_get_webui_page() {
-	am_webui_page=none
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 		page=$WWW/user/user\$i.asp
-		if [ -f "\$page" ] && [ "\$(md5sum <"\$1")" = "\$(md5sum <"\$page")" ]; then
+		if [ ! -f "\$page" ] || [ "\$(md5sum <"\$1")" = "\$(md5sum <"\$page")" ]; then
 			am_webui_page=user\$i.asp
 			return
-		elif [ "\$am_webui_page" = none ] && [ ! -f "\$page" ]; then
-			am_webui_page=user\$i.asp
 		fi
 	done
+	am_webui_page=none
 }
 am_settings_get() { grep "^\$1 " "$J/addons/custom_settings.txt" 2>/dev/null | cut -f2- -d' '; }
 am_settings_set() {
 	f=$J/addons/custom_settings.txt
 	[ -f "\$f" ] || : >"\$f"
 	sed -i "/^\$1 /d" "\$f"
-	[ -z "\$2" ] || echo "\$1 \$2" >>"\$f"
+	echo "\$@" >>"\$f"
 }
 HELPER
 # mount stand-in: records bind mounts and "mounts" by copying (a test cannot bind-mount).
