@@ -77,17 +77,24 @@ am_settings_set() {
 	echo "\$@" >>"\$f"
 }
 HELPER
-# mount stand-in: records bind mounts and "mounts" by copying (a test cannot bind-mount).
+# mount/umount stand-ins: a test cannot bind-mount, so "mount -o bind A B" copies A over B
+# (keeping B's original aside) and umount B puts the original back; both are recorded.
 cat >"$fw/mount" <<MOUNT
 #!$BUSYBOX sh
-[ \$# = 0 ] && { cat "$fw/mounts" 2>/dev/null; exit 0; }
 [ "\$1 \$2" = "-o bind" ] || exit 1
-cp "\$3" "\$4" && echo "\$3 on \$4 type bind" >>"$fw/mounts"
+grep -q " on \$4\$" "$fw/mounts" 2>/dev/null && { echo "mount: \$4 busy" >&2; exit 1; }
+[ -f "$fw/under" ] || cp "\$4" "$fw/under"
+cp "\$3" "\$4" && echo "\$3 on \$4" >>"$fw/mounts"
 MOUNT
-chmod 755 "$fw/mount"
+cat >"$fw/umount" <<UMOUNT
+#!$BUSYBOX sh
+grep -q " on \$1\$" "$fw/mounts" 2>/dev/null || { echo "umount: \$1 not mounted" >&2; exit 1; }
+cp "$fw/under" "\$1" && sed -i "\\~ on \$1\$~d" "$fw/mounts" && echo "umount \$1" >>"$fw/umounts"
+UMOUNT
+chmod 755 "$fw/mount" "$fw/umount"
 # The same environment for install, the firmware's hooks and uninstall.
 ENV=(DYN53_JFFS="$J" DYN53_NVRAM="$fw/nvram" DYN53_HELPER="$fw/helper.sh" DYN53_WWW="$WWW"
-	DYN53_TMP="$TMPFS" DYN53_MOUNT="$fw/mount" DYN53_DDNS_UPDATED="$fw/ddns_custom_updated"
+	DYN53_TMP="$TMPFS" DYN53_MOUNT="$fw/mount" DYN53_UMOUNT="$fw/umount" DYN53_DDNS_UPDATED="$fw/ddns_custom_updated"
 	DYN53_STATUS_FILE="$TMPFS/dyn53/status.json" DYN53_OPT="$SCRATCH/no-opt")
 before_jffs=$(tree "$J")
 before_www=$(tree "$WWW"; tree "$TMPFS/var/wwwext")
@@ -104,21 +111,23 @@ ok "the page took the first free slot, user2.asp (user1 is another add-on's)" \
 ok "install tells the owner where the page is" grep -q 'WAN > dyn53' <<<"$msg"
 after_ddns() { grep -A1 'Advanced_ASUSDDNS_Content.asp' "$TMPFS/menuTree.js" | grep -q "$1"; }
 ok "menu copy has the dyn53 tab right after DDNS" after_ddns '{url: "user2.asp", tabName: "dyn53"},'
-ok "menuTree.js bind-mounted from the copy (once)" \
-	test "$(cat "$fw/mounts")" = "$TMPFS/menuTree.js on $WWW/require/modules/menuTree.js type bind"
+ok "menuTree.js bind-mounted from the copy, serving the dyn53 tab" \
+	test "$(cat "$fw/mounts")" = "$TMPFS/menuTree.js on $WWW/require/modules/menuTree.js" -a \
+	"$(grep -c 'tabName: "dyn53"' "$WWW/require/modules/menuTree.js")" = 1
 ok "status linked for the page at /ext/dyn53/status.htm" \
 	test "$(readlink "$WWW/ext/dyn53/status.htm")" = "$TMPFS/dyn53/status.json"
 for s in services-start service-event; do
 	ok "/jffs/scripts/$s calls dyn53 (tagged line)" grep -q "addons/dyn53.d/$s\" \"\$@\" # dyn53\$" "$J/scripts/$s"
 done
 # A reboot: tmpfs is empty again and the firmware runs services-start.
-rm -rf "${TMPFS:?}/menuTree.js" "$WWW/user/user2.asp" "$WWW/ext/dyn53" "$fw/mounts"
+cp "$fw/under" "$WWW/require/modules/menuTree.js"
+rm -rf "${TMPFS:?}/menuTree.js" "$WWW/user/user2.asp" "$WWW/ext/dyn53" "$fw/mounts" "$fw/under"
 bbsh "$bb" "${ENV[@]}" -- "$J/scripts/services-start"
 ok "after a reboot services-start mounts the page again in the same slot" \
 	test -f "$WWW/user/user2.asp" -a "$(grep -c 'tabName: "dyn53"' "$TMPFS/menuTree.js")" = 1
 bbsh "$bb" "${ENV[@]}" -- "$J/scripts/services-start"
 ok "running it twice adds no second menu entry or mount" \
-	test "$(grep -c 'tabName: "dyn53"' "$TMPFS/menuTree.js")" = 1 -a "$(wc -l <"$fw/mounts")" = 1
+	test "$(grep -c 'tabName: "dyn53"' "$WWW/require/modules/menuTree.js")" = 1 -a "$(wc -l <"$fw/mounts")" = 1
 
 echo "local backend on moto"
 backend_up "$SCRATCH" || { fail "the local backend starts"; finish; exit 1; }
@@ -177,8 +186,8 @@ after_jffs=$(tree "$J")
 ok "after uninstall /jffs is byte-for-byte as before" test "$before_jffs" = "$after_jffs"
 [ "$before_jffs" = "$after_jffs" ] || diff <(echo "$before_jffs") <(echo "$after_jffs") | sed 's/^/    /'
 # menuTree.js stays bind-mounted from the copy (add-ons share it): its text is as before.
-ok "the bind-mounted menuTree.js copy is the firmware's text again" cmp -s "$TMPFS/menuTree.js" "$SCRATCH/menuTree.orig"
-cp "$TMPFS/menuTree.js" "$WWW/require/modules/menuTree.js"
+ok "the menuTree.js httpd serves (re-bound copy) is the firmware's text again" \
+	cmp -s "$WWW/require/modules/menuTree.js" "$SCRATCH/menuTree.orig"
 ok "after uninstall /www and its user pages are byte-for-byte as before" \
 	test "$before_www" = "$(tree "$WWW"; tree "$TMPFS/var/wwwext")"
 finish
