@@ -3,12 +3,14 @@
 #   Release tarball: tar -xzf dyn53-merlin-VERSION-ARCH.tar.gz
 #                    sh dyn53-merlin-VERSION-ARCH/install.sh [--wan-event]
 #   Entware:         opkg install dyn53 && sh /opt/share/dyn53/merlin/install.sh [--wan-event]
-# Files go to /jffs/addons/dyn53.d. /jffs/scripts/ddns-start (and with --wan-event, for
-# dual-WAN routers, /jffs/scripts/wan-event) gets one line tagged "# dyn53"; the owner's other
-# lines stay. /jffs/addons/dyn53.d/uninstall removes exactly what this script added.
+# Files go to /jffs/addons/dyn53.d. /jffs/scripts/ddns-start, services-start and
+# service-event (and with --wan-event, for dual-WAN routers, /jffs/scripts/wan-event) get one
+# line tagged "# dyn53"; the owner's other lines stay. Where the firmware has addon pages
+# (384.15+), the web page WAN > dyn53 is mounted now and again at every boot. /jffs/addons/dyn53.d/uninstall removes exactly what this script added.
 # Running it again upgrades the scripts (and binary) and keeps the config.
 # The environment can relocate the router's paths, as the tests do:
-# DYN53_JFFS (/jffs), DYN53_OPT (/opt), DYN53_NVRAM (nvram).
+# DYN53_JFFS (/jffs), DYN53_OPT (/opt), DYN53_NVRAM (nvram), and for the page those that
+# services-start names.
 
 set -u
 src=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +32,7 @@ for arg in "$@"; do
 	case $arg in
 	--wan-event) wan_event=1 ;;
 	-h | --help)
-		sed -n '2,12s/^# \{0,1\}//p' "$0"
+		sed -n '2,14s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	*) die "unknown option $arg (try --help)" ;;
@@ -41,10 +43,10 @@ done
 [ "$("$nvram" get jffs2_scripts 2>/dev/null)" = 1 ] ||
 	die "JFFS custom scripts are off. Turn on Administration > System > Enable JFFS custom scripts and configs, Apply, then run this again."
 [ -d "$jffs" ] || die "$jffs is not mounted"
-for f in ddns-start wan-event uninstall.sh dyn53.conf.template; do
+for f in ddns-start wan-event services-start service-event dyn53.asp uninstall.sh dyn53.conf.template; do
 	[ -f "$src/$f" ] || die "$src/$f is missing (incomplete download?)"
 done
-for f in ddns-start wan-event; do
+for f in ddns-start wan-event services-start service-event; do
 	[ ! -e "$jffs/scripts/$f" ] || [ -f "$jffs/scripts/$f" ] || die "$jffs/scripts/$f is not a regular file"
 done
 if [ -f "$src/dyn53" ]; then
@@ -84,6 +86,9 @@ mkdir -p "$jffs/scripts" || die "cannot create $jffs/scripts"
 umask 022
 put "$src/ddns-start" "$addon/ddns-start" 755
 put "$src/wan-event" "$addon/wan-event" 755
+put "$src/services-start" "$addon/services-start" 755
+put "$src/service-event" "$addon/service-event" 755
+put "$src/dyn53.asp" "$addon/dyn53.asp" 644
 put "$src/uninstall.sh" "$addon/uninstall" 755
 if [ "$mode" = tarball ]; then
 	put "$src/dyn53" "$addon/dyn53" 755
@@ -148,11 +153,20 @@ hook() {
 
 hook ddns-start
 [ "$wan_event" = 1 ] && hook wan-event
+hook services-start
+hook service-event
 state_set mode "$mode"
+page=
+if sh "$addon/services-start" mount && [ -f "$addon/webui.page" ]; then
+	page="  The page: $(cat "$addon/webui.page") in the web UI, WAN > dyn53: paste the block
+  \`dyn53-backend host add\` printed, Apply, and see the first update there."
+fi
 
 cat <<MSG
 dyn53 installed ($mode) in $addon.
-Next:
+Next:${page:+
+$page
+Or with a shell:}
   1. Put this router's url, secret and hostname into $conf
   2. In the web UI: WAN > DDNS > Enable the DDNS Client: Yes, Server: Custom, Apply.
   3. Test now: sh $jffs/scripts/ddns-start, then read System Log > General Log (tag dyn53).

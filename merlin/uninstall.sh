@@ -1,6 +1,8 @@
 #!/bin/sh
-# Removes dyn53 from Asuswrt-Merlin (installed as /jffs/addons/dyn53.d/uninstall): deletes
-# the lines tagged "# dyn53" from /jffs/scripts/ddns-start and wan-event, undoes the mode
+# Removes dyn53 from Asuswrt-Merlin (installed as /jffs/addons/dyn53.d/uninstall): takes
+# the web page and its menu entry out, deletes the lines tagged "# dyn53" from
+# /jffs/scripts/ddns-start, wan-event, services-start and service-event, and the page's
+# dyn53_* settings from /jffs/addons/custom_settings.txt, undoes the mode
 # change and the files install.sh made (install.state says which), and removes
 # /jffs/addons/dyn53.d with the config in it. The owner's own lines stay as they were.
 # Also switch WAN > DDNS away from "Custom" in the web UI. DYN53_JFFS (/jffs) relocates it.
@@ -54,13 +56,20 @@ unhook() {
 	fi
 }
 
+[ -f "$addon/services-start" ] && sh "$addon/services-start" unmount
 ok=0
 unhook ddns-start || ok=1
+unhook services-start || ok=1
+unhook service-event || ok=1
 unhook wan-event || ok=1
 [ "$ok" = 0 ] || exit 1
 
 created_scripts=$(state_get created_scripts_dir)
 created_addons=$(state_get created_addons_dir)
+settings=$jffs/addons/custom_settings.txt
+if [ -f "$settings" ] && grep -q '^dyn53_' "$settings"; then
+	sed -i '/^dyn53_/d' "$settings"
+fi
 rm -rf "$addon"
 say "removed $addon"
 [ "$created_scripts" = 1 ] && rmdir "$jffs/scripts" 2>/dev/null

@@ -31,7 +31,21 @@ pub fn run(args: Args) -> Result<(), Error> {
         settings.timeout.as_secs()
     );
     match args.command {
-        Command::Update => update(&settings, &args, hint),
+        Command::Update => {
+            let mut entries = Vec::new();
+            let result = update(&settings, &args, hint, &mut entries);
+            if !args.dry_run {
+                write_status(&settings, &result, &entries);
+            }
+            result
+        }
+        Command::Status => {
+            let path = settings.status_file.as_deref().ok_or_else(|| {
+                Error::Config("status_file is set empty: no status is kept".into())
+            })?;
+            print(crate::status::show(path)?.trim_end());
+            Ok(())
+        }
         Command::Ip => ip(&settings, hint),
         Command::Check => check(&settings, &args, hint),
         Command::Interfaces => {
@@ -131,7 +145,25 @@ fn each_record(
     each(records, f, |record, result| result.line(record))
 }
 
-fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), Error> {
+/// Writes the status file for an update run; failing to is a warning, not a failed update.
+fn write_status(settings: &Settings, result: &Result<(), Error>, entries: &[String]) {
+    let Some(path) = &settings.status_file else {
+        return;
+    };
+    let exit = result.as_ref().map_or_else(Error::exit_code, |()| 0);
+    let text = crate::status::render(crate::status::now(), exit, entries);
+    if let Err(e) = crate::status::write(path, &text) {
+        log::warn!("cannot write the status file {}: {e}", path.display());
+    }
+}
+
+/// Sets each record; `entries` gets one status entry per record attempted.
+fn update(
+    settings: &Settings,
+    args: &Args,
+    hint: Option<IpAddr>,
+    entries: &mut Vec<String>,
+) -> Result<(), Error> {
     if !settings.enabled {
         log::info!("disabled in the config (enabled 0); nothing to do");
         return Ok(());
@@ -161,7 +193,12 @@ fn update(settings: &Settings, args: &Args, hint: Option<IpAddr>) -> Result<(), 
         hint,
         args.dry_run,
     )?;
-    each_record(records, |r| session.update(r, secret)).map(drop)
+    each_record(records, |r| {
+        let result = session.update(r, secret);
+        entries.push(crate::status::entry(r, &result, crate::status::now()));
+        result
+    })
+    .map(drop)
 }
 
 /// An address family, named for log lines.

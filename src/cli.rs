@@ -11,7 +11,7 @@ pub const HELP: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     ": keep a home router's name in Route 53 pointing at its public IP
 
-Usage: dyn53 [OPTIONS] [update|ip|check|interfaces]
+Usage: dyn53 [OPTIONS] [update|ip|check|status|interfaces]
 
 Commands:
   update   (default) learn the address the backend sees, sign it, set each record.
@@ -21,12 +21,15 @@ Commands:
              <hostname> <TYPE> changed -> <new>   (the backend did not say the old one)
            with --dry-run (no set; the current value comes from DNS):
              <hostname> <TYPE> would-change <old|none> -> <new>
+           Then writes the status file (not with --dry-run); see status_file below.
   ip       print the public address the backend sees, one line per address family
            the records use (IPv4 for A, IPv6 for AAAA); needs no secret
   check    compare each record's DNS answer with the address the backend sees and
            change nothing; one line per record:
              <hostname> <TYPE> in-sync <ip>
              <hostname> <TYPE> out-of-sync dns=<ips|none> expected=<ip>
+  status   print what the last update run did (from the status file), or say
+           that there is none yet
   interfaces
            print the interfaces whose events concern an enabled record, one a line
            (nothing when enabled is 0); the OpenWrt hotplug script asks this
@@ -66,18 +69,21 @@ Options:
 Config file (UCI or key=value, detected automatically):
   UCI 'config dyn53' section: url, secret or secret_file, ca_file, protocol, timeout,
       enabled (0: update does nothing), explicit_ip (default for the records),
-      check_interval (used by the init script only)
+      check_interval (used by the init script only), status_file
   UCI 'config record' sections: hostname, type (A or AAAA), interface (one name or
       several separated by spaces), enabled, explicit_ip
   key=value (Merlin): url, secret or secret_file, ca_file, protocol, timeout, enabled,
       explicit_ip, and either hostname (with record_type) or
-      records (NAME[:TYPE] separated by spaces or commas)
+      records (NAME[:TYPE] separated by spaces or commas), status_file
+  status_file: where update writes its result for the web pages and dyn53 status,
+      atomically, mode 0644, no secret (default /var/run/dyn53/status.json, with a
+      key=value config /tmp/dyn53/status.json; empty: none). A failed write is a warning.
   '#' starts a comment; values may be quoted. Unknown keys are warnings, duplicate
   keys are errors. Keep the file and the secret file private (chmod 600).
 
 Environment (overrides the file; flags override the environment):
   DYN53_CONFIG DYN53_URL DYN53_SECRET DYN53_SECRET_FILE DYN53_CA_FILE
-  DYN53_PROTOCOL DYN53_TIMEOUT
+  DYN53_PROTOCOL DYN53_TIMEOUT DYN53_STATUS_FILE
 
 Logs and errors go to stderr, one line each, starting with \"dyn53: \". Secrets,
 tokens, signatures and nonces are never printed.
@@ -102,6 +108,8 @@ pub enum Command {
     Ip,
     /// Compare DNS with the backend's view.
     Check,
+    /// Print the last update's status file.
+    Status,
     /// Print the interfaces the enabled records follow.
     Interfaces,
 }
@@ -206,13 +214,14 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
         None | Some("update") => Command::Update,
         Some("ip") => Command::Ip,
         Some("check") => Command::Check,
+        Some("status") => Command::Status,
         Some("interfaces") => Command::Interfaces,
         Some(other) if other.starts_with('-') => {
             return Err(Error::Usage(format!("unknown or repeated option {other}")))
         }
         Some(other) => {
             return Err(Error::Usage(format!(
-                "unknown command '{other}' (commands: update, ip, check, interfaces)"
+                "unknown command '{other}' (commands: update, ip, check, status, interfaces)"
             )))
         }
     };
@@ -255,6 +264,7 @@ mod tests {
         assert_eq!(run(&["ip"]).command, Command::Ip);
         assert_eq!(run(&["-v", "check"]).command, Command::Check);
         assert_eq!(run(&["interfaces"]).command, Command::Interfaces);
+        assert_eq!(run(&["status"]).command, Command::Status);
         assert_eq!(parse(&["--help"]).unwrap(), Parsed::Help);
         assert_eq!(parse(&["update", "-V"]).unwrap(), Parsed::Version);
     }

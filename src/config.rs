@@ -124,6 +124,8 @@ pub struct Settings {
     pub enabled: bool,
     /// Records to work on (enabled, matching `--interface`).
     pub records: Vec<Record>,
+    /// Where `update` writes its status (`None`: `status_file` set empty, write none).
+    pub status_file: Option<PathBuf>,
     /// Records left out because their interface differs from `--interface`.
     pub other_interfaces: usize,
     /// Non-fatal findings to log (unknown keys, permissive file modes).
@@ -202,6 +204,8 @@ pub struct Layer {
     pub force_explicit_ip: bool,
     /// Records (replace those of lower layers).
     pub records: Option<Vec<RecordSpec>>,
+    /// Status file; an empty value means none.
+    pub status_file: Option<Val>,
 }
 
 /// A parsed config file: its settings and non-fatal warnings.
@@ -217,7 +221,7 @@ pub struct FileConfig {
 // Reading files
 
 /// Reads at most `limit` bytes of `path`; more is an error (a wrong or hostile file).
-fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
     let file = fs::File::open(path)
         .map_err(|e| cfg_err(format!("cannot open {what} {}: {e}", path.display())))?;
     let mut buf = Vec::new();
@@ -364,6 +368,7 @@ const UCI_GLOBAL_KEYS: &[&str] = &[
     "protocol",
     "timeout",
     "explicit_ip",
+    "status_file",
 ];
 /// Keys of `config dyn53` that the router scripts use and the client ignores.
 const UCI_SCRIPT_KEYS: &[&str] = &["check_interval"];
@@ -473,6 +478,7 @@ fn parse_uci(lines: &[String], name: &str) -> Result<FileConfig, Error> {
                     "timeout" => l.timeout = Some(val),
                     "enabled" => l.enabled = Some(val),
                     "explicit_ip" => l.explicit_ip = Some(val),
+                    "status_file" => l.status_file = Some(val),
                     _ => {} // used by the init scripts only
                 }
             }
@@ -538,6 +544,7 @@ const KV_KEYS: &[&str] = &[
     "hostname",
     "record_type",
     "records",
+    "status_file",
 ];
 /// Keys the Merlin scripts may use that the client ignores.
 const KV_SCRIPT_KEYS: &[&str] = &["check_interval"];
@@ -657,6 +664,8 @@ fn parse_kv(lines: &[String], name: &str) -> Result<FileConfig, Error> {
     l.enabled = take("enabled").filter(|v| !v.value.is_empty());
     l.explicit_ip = take("explicit_ip").filter(|v| !v.value.is_empty());
     l.secret = secret_source(take("secret"), take("secret_file"))?;
+    // key=value is Merlin's format, and Merlin's pages read the status under /tmp.
+    l.status_file = take("status_file").or(Some(Val::new(crate::status::MERLIN_PATH, name)));
     let hostname = take("hostname").filter(|v| !v.value.is_empty());
     let record_type = take("record_type").filter(|v| !v.value.is_empty());
     let records = take("records").filter(|v| !v.value.is_empty());
@@ -712,6 +721,7 @@ pub fn env_layer(get: &dyn Fn(&str) -> Option<String>) -> Result<Layer, Error> {
         ca_file: var("DYN53_CA_FILE"),
         protocol: var("DYN53_PROTOCOL"),
         timeout: var("DYN53_TIMEOUT"),
+        status_file: var("DYN53_STATUS_FILE"),
         ..Layer::default()
     })
 }
@@ -1026,6 +1036,10 @@ pub fn merge(
         enabled,
         records,
         other_interfaces,
+        status_file: first(layers, |l| l.status_file.as_ref())
+            .map_or(Some(crate::status::OPENWRT_PATH), |v| Some(v.value.trim()))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
         warnings: std::mem::take(warnings),
     })
 }

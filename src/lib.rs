@@ -24,6 +24,8 @@ pub mod retry;
 #[cfg(feature = "client")]
 pub mod roots;
 #[cfg(feature = "client")]
+pub mod status;
+#[cfg(feature = "client")]
 pub mod tls;
 #[cfg(feature = "client")]
 pub mod transport;

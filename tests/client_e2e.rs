@@ -766,3 +766,127 @@ fn help_and_version() {
         assert!(r.stdout.contains(word), "--help lacks {word}");
     }
 }
+
+#[test]
+fn update_writes_the_status_file_and_status_prints_it() {
+    let f = Fixture::new();
+    f.peer
+        .add_host("nas.dyn53.invalid", "another-secret-for-nas", false);
+    f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
+    let status = f.dir.path().join("dyn53/status.json");
+    let status = status.to_str().unwrap();
+    // The config's status_file is used; DYN53_STATUS_FILE (set here) would override it,
+    // so this run goes through a config file only.
+    let cfg = f.kv_config(&format!(
+        "records={HOME} nas.dyn53.invalid\nstatus_file={status}\n"
+    ));
+    let env = [("DYN53_STATUS_FILE", "")]; // empty = unset: the config's value applies
+    let r = f.checked(run_env(&["-c", &cfg, "status"], &env));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.starts_with("no status yet: "), "{r}");
+    assert!(r.stdout.contains(status), "{r}");
+
+    let r = f.checked(run_env(&["-c", &cfg], &env));
+    assert_eq!(r.code, 2, "{r}");
+    let text = std::fs::read_to_string(status).unwrap();
+    assert!(
+        !text.contains(SECRET) && !text.contains("another-secret"),
+        "{text}"
+    );
+    assert!(!text.contains(&f.peer.url()), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(status).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
+    let head = text.lines().next().unwrap();
+    assert!(
+        head.starts_with("{\"time\":") && head.ends_with(",\"exit\":2,\"records\":["),
+        "{text}"
+    );
+    let home = text.lines().nth(1).unwrap();
+    assert!(
+        home.starts_with(&format!(
+            "{{\"hostname\":\"{HOME}\",\"type\":\"A\",\"result\":\"changed\",\
+             \"address\":\"127.0.0.1\",\"previous\":\"192.0.2.1\",\
+             \"message\":\"changed 192.0.2.1 -> 127.0.0.1\",\"time\":"
+        )),
+        "{text}"
+    );
+    let nas = text.lines().nth(2).unwrap();
+    assert!(
+        nas.starts_with(
+            "{\"hostname\":\"nas.dyn53.invalid\",\"type\":\"A\",\"result\":\"error\",\
+             \"message\":\"backend answered 'auth'"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().nth(3), Some("]}"), "{text}");
+    // The whole file is one JSON document with the agreed keys (checked by Python's parser).
+    let py = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys; d=json.load(open(sys.argv[1])); \
+             assert d['exit']==2 and [r['result'] for r in d['records']]==['changed','error']; \
+             assert 'address' not in d['records'][1] and d['records'][0]['previous']=='192.0.2.1'",
+            status,
+        ])
+        .status()
+        .expect("python3");
+    assert!(py.success());
+
+    let r = f.checked(run_env(&["-c", &cfg, "status"], &env));
+    assert_eq!(r.code, 0, "{r}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("last update: 20")
+            && lines[0].ends_with(" UTC, exit code 2 (permanent failure, needs a fix)"),
+        "{r}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{HOME} A changed 192.0.2.1 -> 127.0.0.1 (")),
+        "{r}"
+    );
+    assert!(
+        lines[2].starts_with("nas.dyn53.invalid A error: backend answered 'auth'"),
+        "{r}"
+    );
+
+    // A second run replaces the file; a dry run leaves it alone.
+    let cfg = f.kv_config(&format!("hostname={HOME}\nstatus_file={status}\n"));
+    let r = f.checked(run_env(&["-c", &cfg, "--dry-run"], &env));
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(std::fs::read_to_string(status).unwrap(), text);
+    let r = f.checked(run_env(&["-c", &cfg], &env));
+    assert_eq!(r.code, 0, "{r}");
+    let text = std::fs::read_to_string(status).unwrap();
+    assert!(text.contains(",\"exit\":0,"), "{text}");
+    assert!(text.contains("\"result\":\"unchanged\""), "{text}");
+    assert_eq!(
+        std::fs::read_dir(f.dir.path().join("dyn53"))
+            .unwrap()
+            .count(),
+        1,
+        "no temporary file is left behind"
+    );
+}
+
+#[test]
+fn a_failed_status_write_is_a_warning_not_a_failed_update() {
+    let f = Fixture::new();
+    let blocker = f.dir.file("not-a-dir", "x");
+    let status = format!("{blocker}/status.json");
+    let cfg = f.kv_config(&format!("hostname={HOME}\n"));
+    let r = f.checked(run_env(
+        &["-c", &cfg],
+        &[("DYN53_STATUS_FILE", status.as_str())],
+    ));
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
+    assert!(
+        r.stderr
+            .contains(&format!("warning: cannot write the status file {status}: ")),
+        "{r}"
+    );
+}

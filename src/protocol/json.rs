@@ -307,6 +307,12 @@ impl Writer {
         let _ = write!(self.0, "{value}");
         self
     }
+    /// Adds a field whose value is JSON text the caller built (e.g. an array of objects).
+    pub fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.0.push_str(json);
+        self
+    }
     /// Closes the object and returns its text.
     pub fn finish(mut self) -> String {
         self.0.push('}');

@@ -217,7 +217,10 @@ bbsh() {
 		shift
 	done
 	shift
-	env -i PATH="$bb" HOME=/root TMPDIR="${SCRATCH:-/tmp}" DYN53_LOGGER="$bb/logger" "${vars[@]}" \
+	# dyn53 writes its status file to the scratch dir, not the host's /var/run (a caller's
+	# own DYN53_STATUS_FILE, later in the list, wins).
+	env -i PATH="$bb" HOME=/root TMPDIR="${SCRATCH:-/tmp}" DYN53_LOGGER="$bb/logger" \
+		DYN53_STATUS_FILE="${SCRATCH:-/tmp}/dyn53-status.json" "${vars[@]}" \
 		"$BUSYBOX" sh "$@"
 }
 

@@ -33,7 +33,8 @@ ddns_start() {
 	mark=$(wc -l <"$syslog")
 	: >"$fw/ddns_custom_updated.log"
 	timeout 120 env -i PATH="$bb" HOME=/root DYN53_LOGGER="$bb/logger" DYN53_BIN="$WRAPPER" \
-		DYN53_DDNS_UPDATED="$fw/ddns_custom_updated" "$@" "$BUSYBOX" sh "$jffs/scripts/ddns-start" "$ip"
+		DYN53_DDNS_UPDATED="$fw/ddns_custom_updated" DYN53_STATUS_FILE="$SCRATCH/dyn53/status.json" \
+		"$@" "$BUSYBOX" sh "$jffs/scripts/ddns-start" "$ip"
 	RC=$?
 	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
 	REPORT=$(reported)
@@ -67,6 +68,12 @@ ok "dyn53 got the firmware's address: --ip 81.2.69.142" grep -q -- '--ip 81.2.69
 ok "ddns_custom_updated 1 recorded (once)" test "$REPORT" = 1
 ok "logged 'merlin.example.com A changed none -> 81.2.69.142'" logged '^dyn53\..* merlin\.example\.com A changed none -> 81\.2\.69\.142$'
 ok "Route 53 (moto API): merlin.example.com A 81.2.69.142" test "$(record merlin.example.com A)" = 81.2.69.142
+status_ok() {
+	local f=$SCRATCH/dyn53/status.json
+	grep -q '^{"time":[0-9]*,"exit":0,' "$f" && grep -q '"result":"changed","address":"81.2.69.142"' "$f" &&
+		test "$(stat -c %a "$f")" = 644
+}
+ok "status file (for the web page): exit 0, changed to 81.2.69.142, mode 0644" status_ok
 
 echo "ddns-start 81.2.69.142 (again)"
 ddns_start "$J" 81.2.69.142
@@ -114,7 +121,8 @@ wan_event() {
 	mark=$(wc -l <"$syslog")
 	: >"$fw/ddns_custom_updated.log"
 	env -i PATH="$bb" HOME=/root DYN53_LOGGER="$bb/logger" DYN53_BIN="$WRAPPER" DYN53_NVRAM="$fw/nvram" \
-		DYN53_DDNS_UPDATED="$fw/ddns_custom_updated" "$BUSYBOX" sh "$J/scripts/wan-event" "$@"
+		DYN53_DDNS_UPDATED="$fw/ddns_custom_updated" DYN53_STATUS_FILE="$SCRATCH/dyn53/status.json" \
+		"$BUSYBOX" sh "$J/scripts/wan-event" "$@"
 	[ "$2" = connected ] && [ "$1" = 0 ] && wait_for 120 test -s "$fw/ddns_custom_updated.log"
 	NEW_LOG=$(tail -n +$((mark + 1)) "$syslog")
 	show_log "$NEW_LOG"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Asuswrt-Merlin install.sh and uninstall on scratch /jffs trees, under BusyBox ash with
-# only BusyBox on PATH: what install puts down (files, modes, the tagged hook line), that
+# only BusyBox on PATH: what install puts down (files, modes, the tagged hook lines), that
 # the owner's own ddns-start/wan-event lines stay, that a refusal changes nothing, and that
 # install then uninstall leaves /jffs byte-for-byte as it was (checksum listing with modes),
 # for the release tarball and for the Entware package (whose prerm uninstalls).
@@ -45,8 +45,9 @@ roundtrip() {
 	local addon=$jffs/addons/dyn53.d
 	ok "binary in $addon, 0755, the tarball's" \
 		test "$(stat -c %a "$addon/dyn53")" = 755 -a -n "$(cmp "$addon/dyn53" "$dl/dyn53" && echo same)"
-	ok "ddns-start, wan-event, uninstall in the addon dir, 0755" \
-		test "$(stat -c %a "$addon/ddns-start" "$addon/wan-event" "$addon/uninstall" | sort -u)" = 755
+	ok "ddns-start, wan-event, services-start, service-event, uninstall in the addon dir, 0755" \
+		test "$(stat -c %a "$addon/ddns-start" "$addon/wan-event" "$addon/services-start" \
+			"$addon/service-event" "$addon/uninstall" | sort -u)" = 755
 	ok "config created from the template, mode 0600" \
 		test "$(stat -c %a "$addon/dyn53.conf")" = 600 -a -n "$(cmp "$addon/dyn53.conf" "$dl/dyn53.conf.template" && echo same)"
 	if [ "$shebang" = 1 ]; then
@@ -58,6 +59,10 @@ roundtrip() {
 	ok "/jffs/scripts/ddns-start has exactly one dyn53 line, the hook" \
 		test "$(grep -c '# dyn53$' "$jffs/scripts/ddns-start")" = 1 -a \
 		"$(grep '# dyn53$' "$jffs/scripts/ddns-start")" = "$(hook_line "$jffs" ddns-start)"
+	ok "services-start and service-event: exactly the hook line each (web page at boot, page saves)" \
+		test "$(grep '# dyn53$' "$jffs/scripts/services-start")" = "$(hook_line "$jffs" services-start)" -a \
+		"$(grep '# dyn53$' "$jffs/scripts/service-event")" = "$(hook_line "$jffs" service-event)"
+	ok "no addon pages on this firmware (no am_addons): no page slot taken" test ! -e "$addon/webui.page"
 	"$check" "$jffs"
 	echo "url=https://example.invalid/ # owner's edit" >>"$addon/dyn53.conf"
 	local conf

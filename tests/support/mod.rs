@@ -711,6 +711,11 @@ pub fn dyn53_command() -> Command {
             cmd.env_remove(k);
         }
     }
+    // Keep the status files of tests off the machine's /var/run and /tmp/dyn53 (one shared
+    // file: writes are atomic); a test that reads the status passes its own
+    // DYN53_STATUS_FILE (set later, so it wins).
+    let status = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dyn53-status.json");
+    cmd.env("DYN53_STATUS_FILE", status);
     cmd
 }
 
