@@ -157,8 +157,14 @@ ok "and logs why (tag dyn53)" grep -q '^dyn53\..* no dyn53 binary' "$syslog"
 OPT=$root/opt
 out=$(bbsh "$bb" -- "$info/dyn53.postinst" configure 2>&1)
 ok "postinst on the first install: tells how to hook dyn53 in" grep -q 'install.sh' <<<"$out"
-out=$(bbsh "$bb" PKG_UPGRADE=1 -- "$info/dyn53.postinst" configure 2>&1)
-ok "postinst on an upgrade (PKG_UPGRADE=1): no hint, the hook and config stay" test -z "$out"
+out=$(bbsh "$bb" DYN53_JFFS="$j" PKG_UPGRADE=1 -- "$info/dyn53.postinst" configure 2>&1)
+ok "postinst on an upgrade (PKG_UPGRADE=1) with the hook in place: no hint" test -z "$out"
+# An upgrade from 0.1.0-1, whose prerm unhooked DDNS: the new postinst says how to re-hook.
+unhooked=$SCRATCH/unhooked-jffs
+mkdir -p "$unhooked/scripts"
+out=$(bbsh "$bb" DYN53_JFFS="$unhooked" PKG_UPGRADE=1 -- "$info/dyn53.postinst" configure 2>&1)
+ok "postinst on an upgrade that lost the hook: says how to re-hook" grep -q 'install.sh' <<<"$out"
+ok "and changes nothing on /jffs itself" test -z "$(ls -A "$unhooked/scripts")"
 # opkg upgrade or reinstall: the OLD package's prerm runs as `prerm upgrade NEW-VERSION`
 # with PKG_UPGRADE=1; the hook must survive it (the new package's binary takes its place).
 hooked=$(tree "$j")
