@@ -55,7 +55,7 @@ function paste_block() {
 		var k = m[1], v = m[2];
 		if (k === "url") f.dyn53_url.value = v;
 		else if (k === "secret") f.dyn53_secret.value = v;
-		else if (k === "protocol") f.dyn53_protocol.value = v === "1" ? "1" : "2";
+		else if (k === "protocol") f.dyn53_protocol.value = (v === "1" || v === "1-query") ? v : "2";
 		else if (k === "explicit_ip") f.dyn53_explicit_ip.checked = v === "1";
 		else if (k === "records") list = v.split(/[\s,]+/).filter(Boolean).join(" ");
 		else if (k === "hostname" && hosts.indexOf(v) < 0) hosts.push(v);
@@ -142,7 +142,7 @@ Set WAN &gt; DDNS to Server: Custom so the router also updates on every new WAN 
 <tr><th>Backend URL</th><td><input type="text" name="dyn53_url" maxlength="512" autocomplete="off"></td></tr>
 <tr><th>Records</th><td><input type="text" name="dyn53_records" maxlength="1024" placeholder="home.example.com home.example.com:AAAA"></td></tr>
 <tr><th>Secret</th><td><input type="password" name="dyn53_secret" maxlength="1024" autocomplete="new-password"><div class="note" id="secret_note"></div></td></tr>
-<tr><th>Protocol</th><td><select name="dyn53_protocol"><option value="2">2 (HMAC with server nonce)</option><option value="1">1 (reference token)</option></select></td></tr>
+<tr><th>Protocol</th><td><select name="dyn53_protocol"><option value="2">2 (HMAC with server nonce)</option><option value="1">1 (reference design, JSON)</option><option value="1-query">1-query (reference design, GET ?mode=)</option></select></td></tr>
 <tr><th>Explicit IP</th><td><input type="checkbox" name="dyn53_explicit_ip"> publish the WAN address the router has (only if the backend allows it)</td></tr>
 </table>
 <div class="apply_gen"><input type="button" class="button_gen" id="apply" value="Apply" onclick="save();"> <span id="save_result" class="note"></span></div>

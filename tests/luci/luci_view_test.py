@@ -451,6 +451,9 @@ def run(b, router, port, root, out, shots):
     ok("the secret field is a password field and shows nothing",
        b.js("document.querySelector('[data-option=secret]').type") == "password"
        and value(b, "secret") == "")
+    protocols = b.js("[...document.querySelector('[data-option=protocol]').options].map(o => o.value)")
+    ok("protocol offers the client's values: 2, 1 and 1-query", protocols == ["2", "1", "1-query"],
+       json.dumps(protocols))
     b.screenshot(os.path.join(out, "luci-status.png"))
 
     print("paste box")

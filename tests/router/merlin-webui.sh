@@ -164,6 +164,12 @@ ok "status file mode 0644, no secret" test "$(stat -c %a "$TMPFS/dyn53/status.js
 	"$(grep -c "$secret" "$TMPFS/dyn53/status.json")" = 0
 ok "screenshots saved (PNG)" test "$(head -c 4 "$out/merlin-status.png" | tail -c 3)" = PNG
 
+echo "protocol 1-query (for a 2015/2016 reference backend) is kept, not reset to 2"
+sed -i '/^dyn53_protocol /d' "$J/addons/custom_settings.txt"
+echo 'dyn53_protocol 1-query' >>"$J/addons/custom_settings.txt"
+"${hook[@]}" start dyn53
+ok "protocol=1-query written to the config" grep -qx 'protocol=1-query' "$conf"
+
 echo "a bad save changes nothing"
 cp -p "$conf" "$SCRATCH/conf.before"
 printf 'dyn53_url http://x.invalid/"; reboot; "\ndyn53_secret quote"d\n' >>"$J/addons/custom_settings.txt"

@@ -235,9 +235,10 @@ return view.extend({
 		this.secretOption = o;
 
 		o = s.option(form.ListValue, 'protocol', _('Protocol'),
-			_('2: JSON body (current backends); 1: query string (2015 reference backends).'));
-		o.value('2');
-		o.value('1');
+			_('2 with a dyn53 backend; 1 or 1-query only to talk to a reference-design backend.'));
+		o.value('2', _('2: dyn53 (HMAC, server nonce)'));
+		o.value('1', _('1: reference design, JSON (2023 function URL)'));
+		o.value('1-query', _('1-query: reference design, GET ?mode= (2015/2016 API Gateway)'));
 		o.default = '2';
 
 		o = s.option(form.Value, 'timeout', _('Timeout (s)'));
