@@ -20,23 +20,21 @@ Usage: luci_view_test.py [--shots DIR]   (screenshots also go to the output dire
 Output directory: $DYN53_TEST_OUT/luci (default target/test-output/luci).
 """
 
-import base64
 import fnmatch
 import http.server
 import json
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-import websocket  # websocket-client, for the Chrome DevTools Protocol
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from browser import Browser  # noqa: E402  (tests/support/browser.py)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 APP = os.path.join(REPO, "openwrt", "luci-app-dyn53")
@@ -297,75 +295,6 @@ def serve(router):
     return srv
 
 
-# --- Chromium over the DevTools protocol ---------------------------------------------
-
-class Browser:
-    def __init__(self, profile):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.proc = subprocess.Popen([
-            shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox",
-            "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-            f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
-            "--window-size=1100,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2))
-                page = next(p for p in pages if p["type"] == "page")
-                break
-            except (OSError, StopIteration):
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("chromium did not open its DevTools port")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30,
-                                              suppress_origin=True)
-        self.n = 0
-
-    def send(self, method, **params):
-        self.n += 1
-        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.n:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def js(self, expr):
-        """The value of a JS expression (awaited when it is a promise)."""
-        r = self.send("Runtime.evaluate", expression=expr, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"JS error in {expr[:80]}: {r['exceptionDetails']}")
-        return r["result"].get("value")
-
-    def wait(self, expr, secs=15):
-        end = time.time() + secs
-        while time.time() < end:
-            if self.js(f"!!({expr})"):
-                return True
-            time.sleep(0.1)
-        return False
-
-    def screenshot(self, path):
-        png = base64.b64decode(self.send("Page.captureScreenshot", format="png",
-                                          captureBeyondViewport=True)["data"])
-        with open(path, "wb") as f:
-            f.write(png)
-        return len(png)
-
-    def close(self):
-        try:
-            self.ws.close()
-        finally:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-# --- the checks -------------------------------------------------------------------------
-
 def check_acl():
     """acl.d grants exactly the listed access: no ubus objects, no wildcards, no more."""
     print("acl.d and menu.d")
@@ -412,7 +341,7 @@ def main():
         json.dump(STATUS, f)
     router = Router(root, acl)
     srv = serve(router)
-    b = Browser(os.path.join(tmp, "profile"))
+    b = Browser()
     try:
         run(b, router, srv.server_address[1], root, out, shots)
     finally:

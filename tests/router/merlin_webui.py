@@ -18,20 +18,18 @@ Usage: merlin_webui.py WWW PAGE SETTINGS PASTE OUTDIR -- HOOK-COMMAND...
 Checks run by the caller on the files; this script fails (exit 1) if the page does not
 behave: form not filled from the paste, no save, or no status shown within 90 s.
 """
-import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import websocket  # pip: websocket-client
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from browser import Browser  # noqa: E402  (tests/support/browser.py)
 
 www, page, settings_path, paste_file, outdir = sys.argv[1:6]
 hook = sys.argv[sys.argv.index("--") + 1 :]
@@ -105,81 +103,42 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Httpd)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 port = server.server_address[1]
 
-profile = tempfile.mkdtemp(prefix="dyn53-chromium-")
-browser = subprocess.Popen(
-    [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-        "--remote-allow-origins=*", "--window-size=1000,900", "about:blank",
-    ],
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
-)
+browser = Browser(width=1000, height=900)
 
 
 def fail(msg):
     print(f"merlin_webui: {msg}", file=sys.stderr)
-    browser.kill()
-    shutil.rmtree(profile, ignore_errors=True)
+    browser.close()
+    server.shutdown()
     sys.exit(1)
 
 
-try:
-    for _ in range(300):
-        active = os.path.join(profile, "DevToolsActivePort")
-        if os.path.exists(active) and len(open(active).read().split()) >= 2:
-            break
-        time.sleep(0.1)
-    devtools = int(open(os.path.join(profile, "DevToolsActivePort")).read().split()[0])
-    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{devtools}/json"))
-    ws = websocket.create_connection(
-        next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"], timeout=30
-    )
-    ids = iter(range(1, 1_000_000))
+def js(expr):
+    try:
+        return browser.js(expr)
+    except RuntimeError as e:
+        fail(f"page script error: {e}")
 
-    def cdp(method, **params):
-        n = next(ids)
-        ws.send(json.dumps({"id": n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(ws.recv())
-            if msg.get("id") == n:
-                if "error" in msg:
-                    fail(f"{method}: {msg['error']}")
-                return msg.get("result", {})
 
-    def js(expr):
-        r = cdp("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in r:
-            fail(f"page script error in {expr!r}: {r['exceptionDetails']}")
-        return r["result"].get("value")
+def text(element_id):
+    return js(f"document.getElementById('{element_id}').innerText")
 
-    def text(element_id):
-        return js(f"document.getElementById('{element_id}').innerText")
 
-    def shot(name):
-        r = json.loads(js("JSON.stringify(document.getElementById('dyn53').getBoundingClientRect())"))
-        clip = {"x": r["x"] - 8, "y": r["y"] - 8, "width": r["width"] + 16, "height": r["height"] + 16, "scale": 1}
-        png = base64.b64decode(
-            cdp("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
-        )
-        with open(os.path.join(outdir, name), "wb") as f:
-            f.write(png)
+def shot(name):
+    r = json.loads(js("JSON.stringify(document.getElementById('dyn53').getBoundingClientRect())"))
+    clip = {"x": r["x"] - 8, "y": r["y"] - 8, "width": r["width"] + 16, "height": r["height"] + 16}
+    browser.screenshot(os.path.join(outdir, name), clip=clip)
 
-    def wait_for(expr, what, secs=90):
-        end = time.time() + secs
-        while time.time() < end:
-            try:
-                if js(expr):
-                    return
-            except (websocket.WebSocketException, OSError):
-                pass
-            time.sleep(0.5)
+
+def wait_for(expr, what, secs=90):
+    if not browser.wait(expr, secs):
         fail(f"timed out waiting for {what}: {js('document.body.innerText')!r}")
 
+
+try:
+    browser.send("Page.enable")
     url = f"http://127.0.0.1:{port}/{page}"
-    cdp("Page.enable")
-    cdp("Page.navigate", url=url)
+    browser.send("Page.navigate", url=url)
     wait_for("document.readyState === 'complete' && !!document.form", "the page")
     wait_for("document.getElementById('status').textContent !== 'Loading...'", "the status area")
     print(f"page {page}: {text('status')}")
@@ -220,7 +179,5 @@ try:
         f.write(html)
     shot("merlin-status.png")
 finally:
-    browser.kill()
-    browser.wait()
-    shutil.rmtree(profile, ignore_errors=True)
+    browser.close()
     server.shutdown()
