@@ -67,8 +67,11 @@ LIST
 ./opt/bin/dyn53 f 755 -
 ./opt/etc/dyn53.conf f 600 merlin/dyn53.conf.template
 ./opt/share/dyn53/merlin/ddns-start f 755 merlin/ddns-start
+./opt/share/dyn53/merlin/dyn53.asp f 644 merlin/dyn53.asp
 ./opt/share/dyn53/merlin/dyn53.conf.template f 644 merlin/dyn53.conf.template
 ./opt/share/dyn53/merlin/install.sh f 755 merlin/install.sh
+./opt/share/dyn53/merlin/service-event f 755 merlin/service-event
+./opt/share/dyn53/merlin/services-start f 755 merlin/services-start
 ./opt/share/dyn53/merlin/uninstall.sh f 755 merlin/uninstall.sh
 ./opt/share/dyn53/merlin/wan-event f 755 merlin/wan-event
 LIST
@@ -154,9 +157,9 @@ echo "Merlin tarballs"
 for cpu in mipsel armv7 aarch64; do
 	t=$DIST/dyn53-merlin-$version-$cpu.tar.gz
 	name=dyn53-merlin-$version-$cpu
-	ok "$(basename "$t"): one directory with the binary, install/uninstall and hook scripts" \
+	ok "$(basename "$t"): one directory with the binary, install/uninstall, hook scripts and page" \
 		test "$(tar -tvzf "$t" | awk '{print $1" "$2" "$6}' | tr '\n' ' ')" = \
-		"drwxr-xr-x 0/0 $name/ -rwxr-xr-x 0/0 $name/ddns-start -rwxr-xr-x 0/0 $name/dyn53 -rw-r--r-- 0/0 $name/dyn53.conf.template -rwxr-xr-x 0/0 $name/install.sh -rwxr-xr-x 0/0 $name/uninstall.sh -rwxr-xr-x 0/0 $name/wan-event "
+		"drwxr-xr-x 0/0 $name/ -rwxr-xr-x 0/0 $name/ddns-start -rwxr-xr-x 0/0 $name/dyn53 -rw-r--r-- 0/0 $name/dyn53.asp -rw-r--r-- 0/0 $name/dyn53.conf.template -rwxr-xr-x 0/0 $name/install.sh -rwxr-xr-x 0/0 $name/service-event -rwxr-xr-x 0/0 $name/services-start -rwxr-xr-x 0/0 $name/uninstall.sh -rwxr-xr-x 0/0 $name/wan-event "
 done
 
 echo "reproducibility"
