@@ -2,21 +2,46 @@
 //!
 //! HMAC is written out here (RFC 2104) rather than pulled from a crate, to keep the router
 //! binary small; the test vectors in `tests/vectors/` are computed by `openssl` and Python.
-
-use sha2::{Digest, Sha256};
+//!
+//! SHA-256 comes from `sha2`, except in the router client (feature `client`), which already
+//! links ring's SHA-256 for TLS: a second implementation there cost about 5 KB on mipsel.
+//! `make test` runs the vectors both ways (tests/suites/10-cargo).
 
 const BLOCK: usize = 64;
 
+/// SHA-256 of the concatenation of `parts`.
+#[cfg(feature = "client")]
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// SHA-256 of the concatenation of `parts`.
+#[cfg(not(feature = "client"))]
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex::encode(sha256(&[data]))
 }
 
 /// HMAC-SHA256 of `msg` under `key` (RFC 2104).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut k = [0u8; BLOCK];
     if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
+        k[..32].copy_from_slice(&sha256(&[key]));
     } else {
         k[..key.len()].copy_from_slice(key);
     }
@@ -26,15 +51,8 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
         ipad[i] ^= k[i];
         opad[i] ^= k[i];
     }
-    let inner = Sha256::new()
-        .chain_update(ipad)
-        .chain_update(msg)
-        .finalize();
-    Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let inner = sha256(&[&ipad, msg]);
+    sha256(&[&opad, &inner])
 }
 
 /// Lower-case hex HMAC-SHA256 of `msg` under `key`.

@@ -1,7 +1,7 @@
 //! The dyn53 wire protocol, shared by the router client and the backend.
 //!
-//! No I/O and no dependencies beyond `sha2` and `hex`, so the backend can use it with
-//! `default-features = false`. docs/PROTOCOL.md is the prose description of this module.
+//! No I/O and no dependencies beyond `sha2` and `hex` (the router client takes SHA-256 from
+//! ring, which it links anyway), so the backend can use it with `default-features = false`. docs/PROTOCOL.md is the prose description of this module.
 
 pub mod auth;
 pub mod crypto;
