@@ -5,20 +5,11 @@
 mod common;
 
 use common::service::backend_bin;
-use common::{moto, Stack};
+use common::{admin, moto, Stack};
 use dyn53::protocol::{IpMode, Outcome, RecordType};
 use dyn53_backend::call::{Call, Method};
 use dyn53_backend::handler::Handle;
 use std::process::{Command, Output};
-
-fn admin(s: &Stack, args: &[&str]) -> Output {
-    Command::new(backend_bin())
-        .args(args)
-        .envs(s.env())
-        .env_remove("DYN53_URL")
-        .output()
-        .expect("run dyn53-backend")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

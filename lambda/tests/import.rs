@@ -11,42 +11,11 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use common::service::backend_bin;
-use common::{v1_hash, Stack};
+use common::{admin, admin_with, v1_hash, Stack};
 use dyn53::protocol::{Outcome, Response};
 use dyn53_backend::call::{Call, Method};
 use dyn53_backend::handler::Handle;
-use std::process::{Command, Output};
-
-fn admin(s: &Stack, args: &[&str]) -> Output {
-    Command::new(backend_bin())
-        .args(args)
-        .envs(s.env())
-        .env_remove("DYN53_URL")
-        .output()
-        .expect("run dyn53-backend")
-}
-
-/// Runs the admin CLI with `input` on its standard input.
-fn admin_stdin(s: &Stack, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(backend_bin())
-        .args(args)
-        .envs(s.env())
-        .env_remove("DYN53_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run dyn53-backend");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("wait for dyn53-backend")
-}
+use std::process::Output;
 
 fn text(o: &Output) -> String {
     format!(
@@ -217,10 +186,11 @@ async fn imports_the_2015_s3_object_from_standard_input() {
         "{{\"{nas}.\": {}}}",
         reference_config(&format!("/hostedzone/{}", s.zone_id), secret)
     );
-    let o = admin_stdin(
+    let o = admin_with(
         &s,
         &["import", "--from-file", "-", "--protocols", "1,2,dyndns2"],
-        &object,
+        &[],
+        Some(&object),
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(!text(&o).contains(secret), "{}", text(&o));
@@ -395,12 +365,12 @@ async fn names_outside_the_stacks_record_names_are_not_imported() {
     }
     // The stack lets the function change only `home`: importing `www` would leave a host
     // whose record can never be updated, so nothing is imported.
-    let o = Command::new(backend_bin())
-        .args(["import", "--from-dynamodb", table])
-        .envs(s.env())
-        .env("DYN53_RECORD_NAMES", &home)
-        .output()
-        .expect("run dyn53-backend");
+    let o = admin_with(
+        &s,
+        &["import", "--from-dynamodb", table],
+        &[("DYN53_RECORD_NAMES", &home)],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains(&format!("{www}: not among the stack's RecordNames")),

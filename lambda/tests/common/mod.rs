@@ -395,3 +395,37 @@ pub fn v2_body(
 pub fn policy() -> Policy {
     Policy::default()
 }
+
+/// Runs the admin CLI (`dyn53-backend ARGS`) against this stack, with `extra` environment
+/// variables and `stdin` on its standard input (none: empty); DYN53_URL is left out so the
+/// printed configs show the placeholder.
+pub fn admin_with(
+    s: &Stack,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(service::backend_bin())
+        .args(args)
+        .envs(s.env())
+        .envs(extra.iter().copied())
+        .env_remove("DYN53_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dyn53-backend");
+    let input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        let mut input = input;
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for dyn53-backend")
+}
+
+/// Runs the admin CLI against this stack (see [`admin_with`]).
+pub fn admin(s: &Stack, args: &[&str]) -> std::process::Output {
+    admin_with(s, args, &[], None)
+}
