@@ -9,14 +9,15 @@ mod common;
 use base64::Engine;
 use common::http::{once, Conn};
 use common::service::Service;
-use common::{counts, dead_endpoint, sdk_config, v1_hash, SharedBuf, Stack};
+use common::{
+    counts, dead_endpoint, fixture_event, sdk_config, to_request, v1_hash, SharedBuf, Stack,
+};
 use dyn53::protocol::RecordType;
 use dyn53_backend::aws::AwsBackend;
 use dyn53_backend::handler::Policy;
 use dyn53_backend::lambda_event;
 use dyn53_backend::metrics::UNKNOWN_HOST;
 use dyn53_backend::store::RateLimit;
-use lambda_http::request::LambdaRequest;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
@@ -36,43 +37,14 @@ fn event(
     query: &str,
     authorization: Option<&str>,
 ) -> lambda_http::Request {
-    let file = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    let params: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_string(), json!(v))
-        })
-        .collect();
-    let params = if params.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(params)
-    };
+    let mut v = fixture_event(fixture, source, "GET", query);
     if v["version"] == "2.0" {
         v["rawPath"] = json!(path);
         v["requestContext"]["http"]["path"] = json!(path);
-        v["requestContext"]["http"]["sourceIp"] = json!(source);
-        v["requestContext"]["http"]["method"] = json!("GET");
-        v["rawQueryString"] = json!(query);
-        v["queryStringParameters"] = params;
         v["headers"]["authorization"] = authorization.map_or(Value::Null, |a| json!(a));
     } else {
         v["path"] = json!(path);
         v["requestContext"]["path"] = json!(format!("/prod{path}"));
-        v["requestContext"]["identity"]["sourceIp"] = json!(source);
-        v["httpMethod"] = json!("GET");
-        v["requestContext"]["httpMethod"] = json!("GET");
-        let multi = match &params {
-            Value::Object(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), json!([v]))).collect())
-            }
-            _ => Value::Null,
-        };
-        v["queryStringParameters"] = params;
-        v["multiValueQueryStringParameters"] = multi;
         if let Some(a) = authorization {
             v["headers"]["Authorization"] = json!(a);
             v["multiValueHeaders"]["Authorization"] = json!([a]);
@@ -81,8 +53,7 @@ fn event(
     v["body"] = Value::Null;
     let headers = v["headers"].as_object_mut().unwrap();
     headers.retain(|_, val| !val.is_null());
-    let req: LambdaRequest = serde_json::from_value(v).expect("fixture is a Lambda HTTP event");
-    lambda_http::Request::from(req)
+    to_request(v)
 }
 
 /// A stack and a backend on it.

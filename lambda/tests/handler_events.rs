@@ -6,14 +6,16 @@
 
 mod common;
 
-use common::{counts, dead_endpoint, sdk_config, v1_hash, v2_body, SharedBuf, Stack};
+use common::{
+    counts, dead_endpoint, fixture_event, sdk_config, to_request, v1_hash, v2_body, SharedBuf,
+    Stack,
+};
 use dyn53::protocol::{ErrorCode, IpMode, Outcome, RecordType, Response, MAX_BODY};
 use dyn53_backend::aws::AwsBackend;
 use dyn53_backend::handler::{Policy, AUTH_FAILED};
 use dyn53_backend::lambda_event;
 use dyn53_backend::metrics::UNKNOWN_HOST;
 use dyn53_backend::store::RateLimit;
-use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Value};
 
@@ -28,47 +30,9 @@ fn event(
     query: &str,
     body: Option<&str>,
 ) -> lambda_http::Request {
-    let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let params: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_string(), json!(v))
-        })
-        .collect();
-    if v["version"] == "2.0" {
-        v["requestContext"]["http"]["sourceIp"] = json!(source);
-        v["requestContext"]["http"]["method"] = json!(method);
-        v["rawQueryString"] = json!(query);
-        v["queryStringParameters"] = if params.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(params)
-        };
-    } else {
-        v["requestContext"]["identity"]["sourceIp"] = json!(source);
-        v["httpMethod"] = json!(method);
-        v["requestContext"]["httpMethod"] = json!(method);
-        let multi: serde_json::Map<String, Value> = params
-            .iter()
-            .map(|(k, v)| (k.clone(), json!([v])))
-            .collect();
-        v["queryStringParameters"] = if params.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(params)
-        };
-        v["multiValueQueryStringParameters"] = if multi.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(multi)
-        };
-    }
+    let mut v = fixture_event(fixture, source, method, query);
     v["body"] = body.map_or(Value::Null, |b| json!(b));
-    let req: LambdaRequest = serde_json::from_value(v).expect("fixture is a Lambda HTTP event");
-    lambda_http::Request::from(req)
+    to_request(v)
 }
 
 /// A stack and a backend on it.

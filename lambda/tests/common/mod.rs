@@ -429,3 +429,51 @@ pub fn admin_with(
 pub fn admin(s: &Stack, args: &[&str]) -> std::process::Output {
     admin_with(s, args, &[], None)
 }
+
+/// A Lambda HTTP event from `tests/fixtures/FIXTURE` (payload 2.0 or API Gateway REST) with
+/// the caller's address, method and query string set in every place that format keeps
+/// them; the tests add their own path, headers and body before [`to_request`].
+pub fn fixture_event(fixture: &str, source: &str, method: &str, query: &str) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let file = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let params: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), json!(v))
+        })
+        .collect();
+    let object_or_null = |m: serde_json::Map<String, Value>| {
+        if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        }
+    };
+    if v["version"] == "2.0" {
+        v["requestContext"]["http"]["sourceIp"] = json!(source);
+        v["requestContext"]["http"]["method"] = json!(method);
+        v["rawQueryString"] = json!(query);
+        v["queryStringParameters"] = object_or_null(params);
+    } else {
+        v["requestContext"]["identity"]["sourceIp"] = json!(source);
+        v["httpMethod"] = json!(method);
+        v["requestContext"]["httpMethod"] = json!(method);
+        let multi = params
+            .iter()
+            .map(|(k, v)| (k.clone(), json!([v])))
+            .collect();
+        v["queryStringParameters"] = object_or_null(params);
+        v["multiValueQueryStringParameters"] = object_or_null(multi);
+    }
+    v
+}
+
+/// The `lambda_http` request of an event built by [`fixture_event`].
+pub fn to_request(v: serde_json::Value) -> lambda_http::Request {
+    let req: lambda_http::request::LambdaRequest =
+        serde_json::from_value(v).expect("fixture is a Lambda HTTP event");
+    lambda_http::Request::from(req)
+}
