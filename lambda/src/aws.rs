@@ -74,18 +74,15 @@ pub fn backend<W: std::io::Write + Send>(
     settings: &Settings,
     out: W,
 ) -> AwsBackend<W> {
+    let table = dynamo(cfg, &settings.table);
     let dns = route53(cfg, settings.dns_budget);
     let dns = match settings.route53_pace {
-        Some(limit) => dns.paced(Limiter::new(
-            aws_sdk_dynamodb::Client::new(cfg),
-            &settings.table,
-            limit,
-        )),
+        Some(limit) => dns.paced(Limiter::new(table.items().clone(), limit)),
         None => dns,
     };
     Backend::new(
         dns,
-        dynamo(cfg, &settings.table),
+        table,
         settings.topic_arn.as_deref().map(|arn| sns(cfg, arn)),
         Emf::new(&settings.namespace, out),
         settings.policy.clone(),

@@ -83,10 +83,4 @@ pub trait Dns: Send + Sync {
         ip: IpAddr,
         ttl: u32,
     ) -> impl Future<Output = Result<(), DnsError>> + Send;
-
-    /// Whether Route 53 calls are booked so far ahead that a call now would be refused
-    /// (see [`crate::limiter`]); checked before a set counts against its host's limit.
-    fn saturated(&self) -> impl Future<Output = bool> + Send {
-        async { false }
-    }
 }

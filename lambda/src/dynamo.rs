@@ -1,22 +1,15 @@
-//! [`HostStore`] on one DynamoDB table, plus the item operations the admin CLI needs.
-//!
-//! One table, partition key `pk` (string), TTL attribute `expires` (Unix seconds):
-//! - `host#<hostname>`: a host's config (see [`host_to_item`]);
-//! - `nonce#<nonce>`: a spent v2 nonce, until it could no longer be accepted anyway;
-//! - `rate#<hostname>#set|change`, `quiet#<hostname>#auth|error`: rate-limit windows;
-//! - `lock#<hostname>`: the per-host update lock (a lease);
-//! - `record#<hostname>#<type>`: the address dyn53 last wrote or saw in that record;
-//! - `dyn53#nonce-key`: the server's nonce MAC key, created on first use;
-//! - `dyn53#route53-slots`: the account-wide schedule of Route 53 calls (see `limiter`).
+//! [`HostStore`] on the table (see [`crate::table`] for its items), plus the host item
+//! operations the admin CLI needs.
 
-use crate::aws_error;
 use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
 use crate::random;
-use crate::store::{HostStore, Known, RateLimit, StoreError};
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use crate::store::{HostState, HostStore, Known, Loaded, StoreError};
+use crate::table::{
+    conditional, n, s, state_from_item, state_pk, unavailable, Item, Table, EXPIRES, NONCE_KEY_PK,
+    PK,
+};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -24,25 +17,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use dyn53::protocol::RecordType;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Partition key attribute.
-pub const PK: &str = "pk";
-/// TTL attribute (DynamoDB deletes expired items some time after this Unix time).
-pub const EXPIRES: &str = "expires";
-/// Key of the reserved item that holds the nonce key.
-pub const NONCE_KEY_PK: &str = "dyn53#nonce-key";
-/// Prefix of host items.
-pub const HOST_PREFIX: &str = "host#";
-/// Token of the call that wrote a conditional item, so the SDK's repeat of a timed-out
-/// attempt that was in fact written is recognised as the same call, not a second one.
-pub const TOKEN: &str = "tok";
-/// Tokens of the calls counted in a rate-limit window.
-pub const IDS: &str = "ids";
-
-type Item = HashMap<String, AttributeValue>;
+pub use crate::table::{host_pk, HOST_PREFIX};
 
 /// What `host list` reads: every host attribute except the secret, each through an alias
 /// so no attribute name can collide with a DynamoDB reserved word.
@@ -66,44 +44,7 @@ const LISTED: [(&str, &str); 12] = [
 pub struct Dynamo {
     client: Client,
     table: String,
-}
-
-fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: SdkError<E, HttpResponse>,
-) -> StoreError {
-    StoreError::Unavailable(aws_error::detail(&e))
-}
-
-/// Whether a write failed only because its condition did not hold.
-fn conditional_failed<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
-
-/// A random token naming one store call (see [`TOKEN`]).
-fn call_token() -> Result<String, StoreError> {
-    random::bytes::<8>()
-        .map(|b| random::hex(&b))
-        .map_err(|e| StoreError::Unavailable(e.to_string()))
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_string())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-/// The item key of a host.
-pub fn host_pk(hostname: &str) -> String {
-    format!("{HOST_PREFIX}{hostname}")
-}
-
-/// The item key of what the table remembers of a record.
-pub fn record_pk(hostname: &str, rtype: RecordType) -> String {
-    format!("record#{hostname}#{rtype}")
+    items: Table,
 }
 
 /// A host as a table item.
@@ -230,39 +171,41 @@ impl Dynamo {
     /// The table `table` through `client`.
     pub fn new(client: Client, table: &str) -> Self {
         Dynamo {
+            items: Table::new(client.clone(), table),
             client,
             table: table.to_string(),
         }
     }
 
+    /// The table, shared with the Route 53 pacing schedule.
+    pub fn items(&self) -> &Table {
+        &self.items
+    }
+
+    /// Sets what the table remembers of a record (tests seed a herd's past with it).
+    pub async fn remember_record(
+        &self,
+        hostname: &str,
+        rtype: RecordType,
+        ip: Option<IpAddr>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        for _ in 0..5 {
+            let mut st = self.load_state(hostname).await?;
+            match ip {
+                Some(ip) => st.records.insert(rtype, Known { ip, at: now }),
+                None => st.records.remove(&rtype),
+            };
+            if self.save_state(hostname, &st).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable("state kept changing".into()))
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    async fn get(&self, pk: &str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
-    }
-
-    /// Whether the call with `token` was counted in the window of `key` still open.
-    async fn counted(&self, key: &str, token: &str, start_min: u64) -> Result<bool, StoreError> {
-        let Some(item) = self.get(key).await? else {
-            return Ok(false);
-        };
-        let open = matches!(item.get("s"), Some(AttributeValue::N(v))
-            if v.parse::<u64>().is_ok_and(|t| t > start_min));
-        let listed = matches!(item.get(IDS), Some(AttributeValue::Ss(ids))
-            if ids.iter().any(|i| i == token));
-        Ok(open && listed)
     }
 
     /// Writes a new host; false (nothing written) if the host already exists.
@@ -275,16 +218,7 @@ impl Dynamo {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(r)?.is_some())
     }
 
     /// Every host, secrets left out by the query itself.
@@ -353,19 +287,8 @@ impl Dynamo {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match r {
-            Ok(out) => Ok(Some(host_from_item(
-                out.attributes.as_ref().unwrap_or(&Item::new()),
-                true,
-            ))),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(r)?
+            .map(|out| host_from_item(out.attributes.as_ref().unwrap_or(&Item::new()), true)))
     }
 
     /// Deletes a host; false if there was none.
@@ -378,16 +301,7 @@ impl Dynamo {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(r)?.is_some())
     }
 
     /// Creates the table (on demand, TTL on `expires`) and waits until it is active;
@@ -468,220 +382,28 @@ impl Dynamo {
 }
 
 impl HostStore for Dynamo {
-    async fn load_host(&self, hostname: &str) -> Result<Option<HostConfig>, StoreError> {
-        match self.get(&host_pk(hostname)).await? {
-            None => Ok(None),
-            Some(item) => host_from_item(&item, true)
-                .map(Some)
-                .map_err(StoreError::BadItem),
-        }
+    async fn load(&self, hostname: &str) -> Result<Loaded, StoreError> {
+        let (hk, sk) = (host_pk(hostname), state_pk(hostname));
+        let mut items = self.items.get_many(&[hk.clone(), sk.clone()]).await?;
+        Ok(Loaded {
+            host: items
+                .remove(&hk)
+                .map(|item| host_from_item(&item, true))
+                .transpose(),
+            state: items
+                .remove(&sk)
+                .map(|i| state_from_item(&i))
+                .unwrap_or_default(),
+        })
     }
 
-    async fn spend_nonce(&self, nonce: &str, expires: u64) -> Result<bool, StoreError> {
-        // The SDK repeats an attempt that timed out, and the first one may have been
-        // written: a token of this call lets its own repeat through, never another call's.
-        let token = call_token()?;
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(&format!("nonce#{nonce}")))
-            .item(EXPIRES, n(expires))
-            .item(TOKEN, s(&token))
-            .condition_expression("attribute_not_exists(pk) OR #t = :t")
-            .expression_attribute_names("#t", TOKEN)
-            .expression_attribute_values(":t", s(&token))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+    async fn load_state(&self, hostname: &str) -> Result<HostState, StoreError> {
+        let item = self.items.get(&state_pk(hostname)).await?;
+        Ok(item.map(|i| state_from_item(&i)).unwrap_or_default())
     }
 
-    async fn take_rate(&self, key: &str, limit: RateLimit, now: u64) -> Result<bool, StoreError> {
-        // A window is open while its start `s` is newer than now - window; `c` counts calls
-        // in it and `ids` holds their tokens. Count in the open window, else open a new one,
-        // else (lost a race to open it) count once more; all conditional, so concurrent calls
-        // never over-admit. The token makes each call count once even when the SDK repeats
-        // a timed-out attempt that was in fact written.
-        let token = call_token()?;
-        let start_min = now.saturating_sub(limit.window);
-        for attempt in 0..2 {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(key))
-                .update_expression("SET #c = #c + :one ADD #ids :me")
-                .condition_expression(
-                    "#s > :start_min AND #c < :max AND NOT contains(#ids, :token)",
-                )
-                .expression_attribute_names("#c", "c")
-                .expression_attribute_names("#s", "s")
-                .expression_attribute_names("#ids", IDS)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":start_min", n(start_min))
-                .expression_attribute_values(":max", n(limit.max))
-                .expression_attribute_values(":me", AttributeValue::Ss(vec![token.clone()]))
-                .expression_attribute_values(":token", s(&token))
-                .send()
-                .await;
-            match counted {
-                Ok(_) => return Ok(true),
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(unavailable(e)),
-            }
-            if self.counted(key, &token, start_min).await? {
-                return Ok(true);
-            }
-            if attempt == 1 {
-                return Ok(false);
-            }
-            let opened = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(key))
-                .update_expression("SET #s = :now, #c = :one, #e = :exp, #ids = :me")
-                .condition_expression("attribute_not_exists(#s) OR #s <= :start_min")
-                .expression_attribute_names("#c", "c")
-                .expression_attribute_names("#s", "s")
-                .expression_attribute_names("#e", EXPIRES)
-                .expression_attribute_names("#ids", IDS)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":start_min", n(start_min))
-                .expression_attribute_values(":exp", n(now + limit.window + 60))
-                .expression_attribute_values(":me", AttributeValue::Ss(vec![token.clone()]))
-                .send()
-                .await;
-            match opened {
-                Ok(_) => return Ok(true),
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(unavailable(e)),
-            }
-            if self.counted(key, &token, start_min).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    async fn lock(
-        &self,
-        hostname: &str,
-        owner: &str,
-        now: u64,
-        lease: u64,
-    ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(&format!("lock#{hostname}")))
-            .item("owner", s(owner))
-            .item(EXPIRES, n(now + lease))
-            // `#o = :owner`: a repeated attempt of this very call (see spend_nonce).
-            .condition_expression("attribute_not_exists(pk) OR #e < :now OR #o = :owner")
-            .expression_attribute_names("#e", EXPIRES)
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    async fn unlock(&self, hostname: &str, owner: &str) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(&format!("lock#{hostname}")))
-            .condition_expression("#o = :owner")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        match r {
-            // Not ours any more: the lease ran out and someone else holds it now.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-            Ok(_) => Ok(()),
-        }
-    }
-
-    async fn known_record(
-        &self,
-        hostname: &str,
-        rtype: RecordType,
-    ) -> Result<Option<Known>, StoreError> {
-        let Some(item) = self.get(&record_pk(hostname, rtype)).await? else {
-            return Ok(None);
-        };
-        let ip = match item.get("ip") {
-            Some(AttributeValue::S(v)) => v.parse::<IpAddr>().ok(),
-            _ => None,
-        };
-        let at = match item.get("at") {
-            Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
-            _ => None,
-        };
-        // Unreadable: as if unknown, so the record is read from Route 53.
-        Ok(ip.zip(at).map(|(ip, at)| Known { ip, at }))
-    }
-
-    async fn remember_record(
-        &self,
-        hostname: &str,
-        rtype: RecordType,
-        ip: Option<IpAddr>,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        let pk = record_pk(hostname, rtype);
-        match ip {
-            Some(ip) => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item(PK, s(&pk))
-                .item("ip", s(&ip.to_string()))
-                .item("at", n(now))
-                .send()
-                .await
-                .map(drop)
-                .map_err(unavailable),
-            None => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key(PK, s(&pk))
-                .send()
-                .await
-                .map(drop)
-                .map_err(unavailable),
-        }
+    async fn save_state(&self, hostname: &str, state: &HostState) -> Result<bool, StoreError> {
+        self.items.put_state(hostname, state).await
     }
 
     async fn nonce_key(&self) -> Result<Vec<u8>, StoreError> {
@@ -691,7 +413,7 @@ impl HostStore for Dynamo {
                 "{NONCE_KEY_PK} has no 32-byte binary attribute `key`"
             ))),
         };
-        if let Some(item) = self.get(NONCE_KEY_PK).await? {
+        if let Some(item) = self.items.get(NONCE_KEY_PK).await? {
             return read(item);
         }
         let key = random::bytes::<32>().map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -704,19 +426,13 @@ impl HostStore for Dynamo {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(key.to_vec()),
-            // Another instance created it first: use theirs.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                match self.get(NONCE_KEY_PK).await? {
-                    Some(item) => read(item),
-                    None => Err(StoreError::Unavailable("nonce key vanished".into())),
-                }
-            }
-            Err(e) => Err(unavailable(e)),
+        if conditional(r)?.is_some() {
+            return Ok(key.to_vec());
+        }
+        // Another instance created it first: use theirs.
+        match self.items.get(NONCE_KEY_PK).await? {
+            Some(item) => read(item),
+            None => Err(StoreError::Unavailable("nonce key vanished".into())),
         }
     }
 }

@@ -297,7 +297,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         // Hashes first, so the comparison takes the same time whatever the lengths.
         let given = sha256_hex(req.password.as_bytes());
         let verify = |secret: &str| ct_eq_hex(&sha256_hex(secret.as_bytes()), &given);
-        let host = match self.authenticate(name, verify, source, tally).await {
+        let (host, state) = match self.authenticate(name, verify, source, tally).await {
             Ok(h) => h,
             Err(resp) => return Code::from_response(&resp),
         };
@@ -330,8 +330,13 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
         }
         let mut changed = false;
+        // The state read with the host serves the first address; later ones read it again.
+        let mut state = Some(state);
         for ip in &ips {
-            let resp = self.apply(&host, RecordType::for_ip(*ip), *ip, tally).await;
+            let rtype = RecordType::for_ip(*ip);
+            let resp = self
+                .apply(&host, state.take(), rtype, *ip, None, tally)
+                .await;
             match Code::from_response(&resp) {
                 Code::Good(_) => changed = true,
                 Code::NoChg(_) => {}

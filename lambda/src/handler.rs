@@ -1,10 +1,12 @@
 //! The request flow: one plain async function over the DNS, host store, notifier and
 //! metrics traits, so Lambda, the local service and the tests run the same code.
 //!
-//! Set flow: parse -> (v2: nonce MAC and age) -> load host -> verify in constant time ->
-//! protocol, type, zone and IP-mode checks -> (v2: spend nonce) -> per-host rate limit ->
-//! per-host lock -> read the record -> UPSERT if different -> unlock -> notify -> metrics.
-//! Notifications and metrics never fail or undo an update.
+//! Set flow: parse -> (v2: nonce MAC and age) -> read host and state (one call) -> verify
+//! in constant time -> protocol, type, zone and IP-mode checks -> decide in memory (nonce,
+//! rate window, record memory; Route 53 read only when the memory cannot tell) -> write
+//! the state (one conditional write; a lost race decides again) -> UPSERT if different ->
+//! notify -> metrics. An unchanged set costs 2 AWS calls, a change 4 (plus one pacing
+//! booking per Route 53 call). Notifications and metrics never fail or undo an update.
 
 use crate::call::{self, Call, Reply};
 use crate::clock::now_unix;
@@ -15,11 +17,12 @@ use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
 use crate::notify::{self, Message, Notifier};
 use crate::random;
-use crate::store::{HostStore, RateLimit, StoreError};
+use crate::store::{HostState, HostStore, Known, Pending, RateLimit, StoreError};
 use dyn53::protocol::{
     canonical_ip, check_nonce, is_public, issue_nonce, v1_changed, v1_verify, ErrorCode, Form,
     IpMode, NonceError, Outcome, RecordType, Request, Response, SetV1, SetV2, SignedFields,
 };
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -44,9 +47,10 @@ pub struct Policy {
     pub auth_failure_time: Duration,
     /// Oldest v2 nonce accepted, in seconds.
     pub nonce_max_age: u64,
-    /// How long a per-host update lock lives if its holder dies, in seconds.
+    /// How long a claimed change holds off other changes of the host if its holder dies,
+    /// in seconds (longer than one Route 53 call's budget).
     pub lock_lease: u64,
-    /// How long a set waits for another set of the same host to finish.
+    /// How long a set waits for another change of the same host, or retries lost races.
     pub lock_wait: Duration,
     /// How long (seconds) what the table remembers of a record is trusted to skip reading
     /// the record from Route 53 when a set brings another address (0: always read).
@@ -78,7 +82,7 @@ impl Default for Policy {
             lock_lease: 30,
             lock_wait: Duration::from_secs(3),
             record_trust: 86_400,
-            record_confirm: 0,
+            record_confirm: 3600,
             record_names: None,
         }
     }
@@ -108,12 +112,6 @@ pub struct Backend<D, S, N, M> {
 pub(crate) struct Tally {
     pub(crate) host: Option<String>,
     pub(crate) counts: Counts,
-}
-
-/// What the locked part of a set did.
-enum Update {
-    Unchanged,
-    Changed(Option<IpAddr>),
 }
 
 fn now_ms() -> u64 {
@@ -213,7 +211,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     async fn set_v1(&self, r: &SetV1, form: Form, source: IpAddr, tally: &mut Tally) -> Response {
         let ip_text = source.to_string();
         let verify = |secret: &str| v1_verify(&ip_text, &r.hostname_raw, secret, &r.hash);
-        let host = match self.authenticate(&r.hostname, verify, source, tally).await {
+        let (host, state) = match self.authenticate(&r.hostname, verify, source, tally).await {
             Ok(h) => h,
             Err(resp) => return resp,
         };
@@ -225,7 +223,14 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         // the dead-man alarm quiet.
         tally.counts.check_in = 1;
         let mut resp = self
-            .apply(&host, RecordType::for_ip(source), source, tally)
+            .apply(
+                &host,
+                Some(state),
+                RecordType::for_ip(source),
+                source,
+                None,
+                tally,
+            )
             .await;
         if resp.outcome == Outcome::Changed {
             resp.message = v1_changed(form, &r.hostname_raw, source);
@@ -259,7 +264,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             nonce: &r.nonce,
         };
         let verify = |secret: &str| fields.verify(secret, &r.signature);
-        let host = match self.authenticate(&r.hostname, verify, source, tally).await {
+        let (host, state) = match self.authenticate(&r.hostname, verify, source, tally).await {
             Ok(h) => h,
             Err(resp) => return resp,
         };
@@ -291,33 +296,31 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             _ => {}
         }
-        let expires = now + self.policy.nonce_max_age + 60;
-        match self.store.spend_nonce(&r.nonce, expires).await {
-            // Only a spent, fresh nonce proves the router itself is alive (not a replay).
-            Ok(true) => tally.counts.check_in = 1,
-            Ok(false) => {
-                log::warn(format!("{}: replayed nonce from {source}", host.hostname));
-                return Response::error(ErrorCode::Nonce, "nonce already used; request a new one");
-            }
-            Err(e) => return self.store_failed(e, tally),
-        }
-        self.apply(&host, r.record_type, r.ip, tally).await
+        let nonce = Some(r.nonce.as_str());
+        self.apply(&host, Some(state), r.record_type, r.ip, nonce, tally)
+            .await
     }
 
-    /// Loads the host and checks the caller's proof; one answer for every failure.
+    /// Loads the host with its state and checks the caller's proof; one answer for every
+    /// failure.
     ///
-    /// Every failure, known name or not, does the same table work (the load, then one
-    /// auth-failure window keyed by the name asked for) and answers no sooner than
-    /// `auth_failure_time`, which hides the one notification a known host's window sends.
+    /// Every failure, known name or not, does the same table work (the one read of host
+    /// and state, then, when the name's auth-failure window opens, one write of its state)
+    /// and answers no sooner than `auth_failure_time`, which hides the one notification a
+    /// known host's window sends.
     pub(crate) async fn authenticate(
         &self,
         hostname: &str,
         verify: impl Fn(&str) -> bool,
         source: IpAddr,
         tally: &mut Tally,
-    ) -> Result<HostConfig, Response> {
+    ) -> Result<(HostConfig, HostState), Response> {
         let started = Instant::now();
-        let known = match self.store.load_host(hostname).await {
+        let loaded = match self.store.load(hostname).await {
+            Ok(l) => l,
+            Err(e) => return Err(self.store_failed(e, tally)),
+        };
+        let known = match loaded.host {
             Ok(None) => {
                 let _ = verify(DUMMY_SECRET);
                 log::warn(format!("auth failure from {source} (unknown host)"));
@@ -326,7 +329,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             Ok(Some(h)) if verify(&h.secret) => {
                 tally.host = Some(h.hostname.clone());
-                return Ok(h);
+                return Ok((h, loaded.state));
             }
             Ok(Some(h)) => {
                 log::warn(format!("{}: auth failure from {source}", h.hostname));
@@ -334,40 +337,46 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                 tally.counts.auth_failure = 1;
                 Some(h)
             }
-            Err(StoreError::BadItem(d)) => {
+            Err(d) => {
                 // The owner must fix the item; the caller learns nothing about it.
                 log::error(format!("{hostname}: unusable host item: {d}"));
                 tally.host = Some(hostname.to_string());
                 tally.counts.error = 1;
                 None
             }
-            Err(e) => return Err(self.store_failed(e, tally)),
         };
-        let key = format!("quiet#{hostname}#auth");
-        let limit = RateLimit {
-            max: 1,
-            window: self.policy.notify_quiet,
-        };
-        match (self.store.take_rate(&key, limit, now_unix()).await, known) {
-            (Ok(true), Some(h)) if h.notify.on_auth_failure => {
-                let msg = notify::auth_failure(&h.hostname, source, now_unix());
-                self.notify(&h, msg, tally).await;
+        let now = now_unix();
+        let mut state = loaded.state;
+        if HostState::open_quiet(&mut state.quiet_auth, self.policy.notify_quiet, now) {
+            if known.is_none() {
+                // A stranger's made-up name: its state goes away by itself.
+                state.expires = Some(now + self.policy.notify_quiet + 60);
             }
-            (Err(e), Some(h)) => {
-                log::error(format!("{}: auth notification skipped: {e}", h.hostname))
+            match (self.store.save_state(hostname, &state).await, known) {
+                (Ok(true), Some(h)) if h.notify.on_auth_failure => {
+                    let msg = notify::auth_failure(&h.hostname, source, now);
+                    self.notify(&h, msg, tally).await;
+                }
+                (Err(e), Some(h)) => {
+                    log::error(format!("{}: auth notification skipped: {e}", h.hostname))
+                }
+                _ => {}
             }
-            _ => {}
         }
         tokio::time::sleep_until((started + self.policy.auth_failure_time).into()).await;
         Err(Response::error(ErrorCode::Auth, AUTH_FAILED))
     }
 
-    /// Checks what the host may do, then updates the record under the per-host lock.
+    /// Checks what the host may do, then updates the record (see [`Self::update`]).
+    /// `state` is the host's state as read with it (None: read it now); `nonce` the v2
+    /// nonce to spend.
     pub(crate) async fn apply(
         &self,
         host: &HostConfig,
+        state: Option<HostState>,
         rtype: RecordType,
         ip: IpAddr,
+        nonce: Option<&str>,
         tally: &mut Tally,
     ) -> Response {
         if !host.allows_type(rtype) {
@@ -410,182 +419,186 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                  the stack's RecordNames",
             );
         }
-        // A herd (an ISP outage ending) books Route 53 beyond the budget: say so before the
-        // set counts, so the crowd's retries do not use up each router's own allowance.
-        if self.dns.saturated().await {
-            log::warn(format!(
-                "{} {rtype}: Route 53 calls booked up",
-                host.hostname
-            ));
-            tally.counts.error = 1;
-            return unavailable("Route 53 is busy");
-        }
-        let now = now_unix();
-        let key = format!("rate#{}#set", host.hostname);
-        match self.store.take_rate(&key, self.policy.set_limit, now).await {
-            Ok(true) => {}
-            Ok(false) => return rate_limited(host, "updates", self.policy.set_limit),
-            Err(e) => return self.store_failed(e, tally),
-        }
-        let owner = match random::bytes::<8>() {
-            Ok(b) => random::hex(&b),
-            Err(e) => {
-                log::error(format!("{}: {e}", host.hostname));
-                tally.counts.error = 1;
-                return Response::error(ErrorCode::Internal, "internal error; try again later");
-            }
+        let state = match state {
+            Some(s) => s,
+            None => match self.store.load_state(&host.hostname).await {
+                Ok(s) => s,
+                Err(e) => return self.store_failed(e, tally),
+            },
         };
-        match self.acquire(&host.hostname, &owner).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return unavailable("another update for this host is in progress");
-            }
-            Err(e) => return self.store_failed(e, tally),
+        match self.update(host, state, rtype, ip, nonce, tally).await {
+            Ok(done) => self.carry_out(host, done, rtype, ip, tally).await,
+            Err(resp) => resp,
         }
-        let result = self.update_locked(host, rtype, ip).await;
-        if let Err(e) = self.store.unlock(&host.hostname, &owner).await {
-            // The lease runs out by itself; nothing else to do.
-            log::warn(format!("{}: unlock failed: {e}", host.hostname));
-        }
-        match result {
-            Ok(Update::Unchanged) => {
-                log::info(format!("{} {rtype} unchanged {ip}", host.hostname));
-                Response::unchanged(ip)
+    }
+
+    /// Decides in memory (reading Route 53 only when the state cannot tell) and writes the
+    /// state back with one conditional write; a lost race re-reads and decides again, a
+    /// change in flight elsewhere is waited for, both within `lock_wait`.
+    async fn update(
+        &self,
+        host: &HostConfig,
+        mut state: HostState,
+        rtype: RecordType,
+        ip: IpAddr,
+        nonce: Option<&str>,
+        tally: &mut Tally,
+    ) -> Result<(Plan, HostState), Response> {
+        let name = &host.hostname;
+        let deadline = Instant::now() + self.policy.lock_wait;
+        let mut pause = Duration::from_millis(50);
+        let mut reads = BTreeMap::new();
+        let mut claim_seen = None;
+        loop {
+            let mut next = state.clone();
+            let now = now_unix();
+            let mut step = plan(&self.policy, &mut next, rtype, ip, nonce, &reads, now);
+            // A claim in flight is first given a moment (it is usually done by then), and
+            // Route 53 is asked about it only after that, so waiters do not crowd it.
+            let claim = next.pending.filter(|_| matches!(step, Plan::Read(_)));
+            if claim.is_some() && claim != claim_seen {
+                claim_seen = claim;
+                step = Plan::Wait;
             }
-            Ok(Update::Changed(previous)) => {
-                let old = previous.map_or_else(|| "none".into(), |p| p.to_string());
-                log::info(format!("{} {rtype} changed {old} -> {ip}", host.hostname));
-                tally.counts.changed = 1;
-                if host.notify.on_change {
-                    let msg = notify::changed(&host.hostname, rtype, previous, ip, now_unix());
-                    self.notify(host, msg, tally).await;
+            match step {
+                Plan::Replay => {
+                    log::warn(format!("{name}: replayed nonce"));
+                    let msg = "nonce already used; request a new one";
+                    return Err(Response::error(ErrorCode::Nonce, msg));
                 }
-                Response::changed(&host.hostname, ip, previous)
+                Plan::SetsLimited => {
+                    return Err(rate_limited(host, "updates", self.policy.set_limit))
+                }
+                Plan::Read(t) => match self.dns.get(&host.zone_id, name, t).await {
+                    Ok(c) => {
+                        reads.insert(t, c);
+                        continue;
+                    }
+                    // Route 53 busy while checking another request's claim: keep waiting.
+                    Err(DnsError::Throttled(_)) if claim.is_some() => step = Plan::Wait,
+                    Err(e) => return Err(self.dns_failed(host, t, e, tally).await),
+                },
+                _ => {}
             }
-            Err(Failure::Limited) => rate_limited(host, "changes", self.policy.change_limit),
-            Err(Failure::Store(e)) => self.store_failed(e, tally),
-            Err(Failure::Foreign) => {
+            let written = match step {
+                Plan::Wait => false,
+                _ => match self.store.save_state(name, &next).await {
+                    Ok(w) => w,
+                    Err(e) => return Err(self.store_failed(e, tally)),
+                },
+            };
+            if written {
+                if nonce.is_some() {
+                    // Only a spent, fresh nonce proves the router itself is alive.
+                    tally.counts.check_in = 1;
+                }
+                next.version += 1;
+                return Ok((step, next));
+            }
+            // Lost a race, or another change is in flight: read again, a little later.
+            if Instant::now() + pause > deadline {
+                return Err(unavailable("another update for this host is in progress"));
+            }
+            if step == Plan::Wait {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(400));
+            }
+            state = match self.store.load_state(name).await {
+                Ok(s) => s,
+                Err(e) => return Err(self.store_failed(e, tally)),
+            };
+            reads.clear();
+        }
+    }
+
+    /// Does what the written plan says: answer, or change the record and notify.
+    async fn carry_out(
+        &self,
+        host: &HostConfig,
+        (step, state): (Plan, HostState),
+        rtype: RecordType,
+        ip: IpAddr,
+        tally: &mut Tally,
+    ) -> Response {
+        let name = &host.hostname;
+        let previous = match step {
+            Plan::Change(previous) => previous,
+            Plan::ChangesLimited => return rate_limited(host, "changes", self.policy.change_limit),
+            Plan::Foreign => {
                 log::error(format!(
-                    "{} {rtype}: the record is an alias or has a routing policy; not replaced",
-                    host.hostname
+                    "{name} {rtype}: the record is an alias or has a routing policy; not replaced"
                 ));
                 tally.counts.error = 1;
                 self.notify_error(host, rtype, "record is an alias or routed record", tally)
                     .await;
-                Response::error(
+                return Response::error(
                     ErrorCode::NotAllowed,
                     "the record is an alias or uses a routing policy; dyn53 will not replace it",
-                )
+                );
             }
-            Err(Failure::Dns(e)) => self.dns_failed(host, rtype, e, tally).await,
-        }
-    }
-
-    /// Waits (bounded) for the per-host lock.
-    async fn acquire(&self, hostname: &str, owner: &str) -> Result<bool, StoreError> {
-        let deadline = Instant::now() + self.policy.lock_wait;
-        let mut pause = Duration::from_millis(50);
-        loop {
-            let lease = self.policy.lock_lease;
-            if self.store.lock(hostname, owner, now_unix(), lease).await? {
-                return Ok(true);
-            }
-            if Instant::now() + pause > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(400));
-        }
-    }
-
-    /// Reads the record (or trusts the table's memory of it), and changes it if needed.
-    ///
-    /// Route 53 allows an account 10 calls a second, so a change avoids the read when it
-    /// can: if the table remembers (recently) another address than the one asked for, the
-    /// record must change anyway. The memory is written before the change, so a change is
-    /// never made (or notified) twice; an equal memory is always checked against Route 53,
-    /// so an answer of "unchanged" always comes from the record itself.
-    async fn update_locked(
-        &self,
-        host: &HostConfig,
-        rtype: RecordType,
-        ip: IpAddr,
-    ) -> Result<Update, Failure> {
-        let name = &host.hostname;
-        let now = now_unix();
-        let known = match self.store.known_record(name, rtype).await {
-            Ok(k) => k.filter(|k| now.saturating_sub(k.at) <= self.policy.record_trust),
-            Err(e) => {
-                log::warn(format!("{name} {rtype}: reading the record instead: {e}"));
-                None
-            }
-        };
-        let previous = match known {
-            Some(k) if k.ip == ip && now.saturating_sub(k.at) < self.policy.record_confirm => {
-                return Ok(Update::Unchanged);
-            }
-            Some(k) if k.ip != ip => Some(k.ip),
             _ => {
-                let current = self
-                    .dns
-                    .get(&host.zone_id, name, rtype)
-                    .await
-                    .map_err(Failure::Dns)?;
-                if current.holds_only(ip) {
-                    let refresh = (self.policy.record_trust / 2).min(self.policy.record_confirm);
-                    let stale = known.is_none_or(|k| {
-                        k.ip != ip
-                            || now.saturating_sub(k.at) > self.policy.record_trust / 2
-                            || (refresh > 0 && now.saturating_sub(k.at) >= refresh)
-                    });
-                    if stale {
-                        self.remember(name, rtype, Some(ip), now).await;
-                    }
-                    return Ok(Update::Unchanged);
-                }
-                if current == Current::Foreign {
-                    self.remember(name, rtype, None, now).await;
-                    return Err(Failure::Foreign);
-                }
-                current.previous_ip()
+                log::info(format!("{name} {rtype} unchanged {ip}"));
+                return Response::unchanged(ip);
             }
         };
-        let key = format!("rate#{name}#change");
-        match self
-            .store
-            .take_rate(&key, self.policy.change_limit, now)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return Err(Failure::Limited),
-            Err(e) => return Err(Failure::Store(e)),
-        }
-        // Before the change: if this write fails nothing is changed (503); if the change
-        // may have failed, the memory is checked against Route 53 next time (it equals
-        // that request), so a change is never notified twice.
-        self.store
-            .remember_record(name, rtype, Some(ip), now)
-            .await
-            .map_err(Failure::Store)?;
         if let Err(e) = self
             .dns
             .upsert(&host.zone_id, name, rtype, ip, host.ttl)
             .await
         {
-            // Throttled (or not let through by the pacing) means nothing was changed: put the
-            // memory back, so the retry does not have to read the record first.
-            if matches!(e, DnsError::Throttled(_)) {
-                self.remember(name, rtype, previous, now).await;
-            }
-            return Err(Failure::Dns(e));
+            let throttled = matches!(e, DnsError::Throttled(_));
+            self.release(name, state, rtype, ip, previous, throttled)
+                .await;
+            return self.dns_failed(host, rtype, e, tally).await;
         }
-        Ok(Update::Changed(previous))
+        let old = previous.map_or_else(|| "none".into(), |p| p.to_string());
+        log::info(format!("{name} {rtype} changed {old} -> {ip}"));
+        tally.counts.changed = 1;
+        if host.notify.on_change {
+            let msg = notify::changed(name, rtype, previous, ip, now_unix());
+            self.notify(host, msg, tally).await;
+        }
+        Response::changed(name, ip, previous)
     }
 
-    /// Updates the table's memory of a record; a failure only costs a Route 53 read later.
-    async fn remember(&self, name: &str, rtype: RecordType, ip: Option<IpAddr>, now: u64) {
-        if let Err(e) = self.store.remember_record(name, rtype, ip, now).await {
-            log::warn(format!("{name} {rtype}: not remembered: {e}"));
+    /// After a failed change: drops the claim and the memory of the address that was not
+    /// written (or, when Route 53 was only busy and so nothing changed, puts the previous
+    /// address back and gives the host its set and change back, so the crowd's retries in a
+    /// herd do not use up its allowance). Best effort: the claim lapses by itself.
+    async fn release(
+        &self,
+        name: &str,
+        mut state: HostState,
+        rtype: RecordType,
+        ip: IpAddr,
+        previous: Option<IpAddr>,
+        throttled: bool,
+    ) {
+        for _ in 0..3 {
+            let now = now_unix();
+            if state
+                .pending
+                .is_some_and(|p| p.rtype == rtype && p.ip == ip)
+            {
+                state.pending = None;
+            }
+            match previous.filter(|_| throttled) {
+                Some(p) => state.records.insert(rtype, Known { ip: p, at: now }),
+                None => state.records.remove(&rtype),
+            };
+            if throttled {
+                state.sets.count = state.sets.count.saturating_sub(1);
+                state.changes.count = state.changes.count.saturating_sub(1);
+            }
+            match self.store.save_state(name, &state).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => return log::warn(format!("{name} {rtype}: claim not released: {e}")),
+            }
+            state = match self.store.load_state(name).await {
+                Ok(s) => s,
+                Err(e) => return log::warn(format!("{name} {rtype}: claim not released: {e}")),
+            };
         }
     }
 
@@ -621,6 +634,8 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         unavailable("the host table is unavailable")
     }
 
+    /// Sends at most one error message per host per quiet period (its window is in the
+    /// host's state), so a long outage cannot flood the owner's phone.
     async fn notify_error(
         &self,
         host: &HostConfig,
@@ -628,33 +643,30 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         what: &str,
         tally: &mut Tally,
     ) {
-        if host.notify.on_error {
-            let msg = notify::error(&host.hostname, rtype, what, now_unix());
-            self.notify_quietly(host, "error", msg, tally).await;
-        }
-    }
-
-    /// Sends at most one message of this kind per host per quiet period, so a stranger
-    /// hammering a name (or a long outage) cannot flood the owner's phone.
-    async fn notify_quietly(&self, host: &HostConfig, kind: &str, msg: Message, tally: &mut Tally) {
-        if self.notifier.is_none() {
+        if !host.notify.on_error || self.notifier.is_none() {
             return;
         }
-        let key = format!("quiet#{}#{kind}", host.hostname);
-        let limit = RateLimit {
-            max: 1,
-            window: self.policy.notify_quiet,
-        };
-        match self.store.take_rate(&key, limit, now_unix()).await {
-            Ok(true) => self.notify(host, msg, tally).await,
-            Ok(false) => log::info(format!(
-                "{}: {kind} notification suppressed (one per {} s)",
-                host.hostname, self.policy.notify_quiet
-            )),
-            Err(e) => log::error(format!(
-                "{}: {kind} notification skipped: {e}",
-                host.hostname
-            )),
+        let name = &host.hostname;
+        for _ in 0..2 {
+            let now = now_unix();
+            let mut state = match self.store.load_state(name).await {
+                Ok(s) => s,
+                Err(e) => return log::error(format!("{name}: error notification skipped: {e}")),
+            };
+            if !HostState::open_quiet(&mut state.quiet_error, self.policy.notify_quiet, now) {
+                return log::info(format!(
+                    "{name}: error notification suppressed (one per {} s)",
+                    self.policy.notify_quiet
+                ));
+            }
+            match self.store.save_state(name, &state).await {
+                Ok(true) => {
+                    let msg = notify::error(name, rtype, what, now);
+                    return self.notify(host, msg, tally).await;
+                }
+                Ok(false) => {}
+                Err(e) => return log::error(format!("{name}: error notification skipped: {e}")),
+            }
         }
     }
 
@@ -667,12 +679,117 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
     }
 }
 
-/// Why the locked part of a set failed.
-enum Failure {
-    Dns(DnsError),
-    Store(StoreError),
+/// What a set does, decided in memory by [`plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// The v2 nonce was spent already.
+    Replay,
+    /// The host used up its set calls.
+    SetsLimited,
+    /// Route 53 must be read first (this record type's record).
+    Read(RecordType),
+    /// Another change of the host is in flight: wait for it.
+    Wait,
+    /// The record holds the address (or is being set to it).
+    Unchanged,
+    /// The record is an alias or routed record: not dyn53's to replace.
     Foreign,
-    Limited,
+    /// The host used up its changes.
+    ChangesLimited,
+    /// Change the record; the address it held.
+    Change(Option<IpAddr>),
+}
+
+/// Decides a set of `ip` from the host's state and the records read so far, and puts into
+/// `next` what the write must say: the nonce spent, the set counted, the check-in, the
+/// record memory and, for a change, the claim other requests wait for.
+///
+/// The record memory answers "unchanged" without a read within `record_confirm` of its
+/// last confirmation, and names the previous address of a change within `record_trust`.
+/// It is written with the claim, before the change, so a change is never made (or
+/// notified) twice; a claim is over once Route 53 holds its address or it lapses.
+fn plan(
+    p: &Policy,
+    next: &mut HostState,
+    rtype: RecordType,
+    ip: IpAddr,
+    nonce: Option<&str>,
+    reads: &BTreeMap<RecordType, Current>,
+    now: u64,
+) -> Plan {
+    next.prune(now);
+    if nonce.is_some_and(|n| next.nonces.contains_key(n)) {
+        return Plan::Replay;
+    }
+    if !next.sets.take(p.set_limit, now) {
+        return Plan::SetsLimited;
+    }
+    next.seen = Some(now);
+    next.expires = None;
+    if let Some(n) = nonce {
+        next.nonces
+            .insert(n.to_string(), now + p.nonce_max_age + 60);
+    }
+    if let Some(claim) = next.pending {
+        if claim.rtype == rtype && claim.ip == ip && p.record_confirm > 0 {
+            return Plan::Unchanged;
+        }
+        match reads.get(&claim.rtype) {
+            None => return Plan::Read(claim.rtype),
+            Some(c) if c.holds_only(claim.ip) => {
+                next.pending = None;
+                let done = Known {
+                    ip: claim.ip,
+                    at: now,
+                };
+                next.records.insert(claim.rtype, done);
+            }
+            Some(_) => return Plan::Wait,
+        }
+    }
+    let current = match reads.get(&rtype) {
+        Some(c) => c,
+        None => {
+            let trusted = |k: &&Known| now.saturating_sub(k.at) <= p.record_trust;
+            match next.records.get(&rtype).filter(trusted) {
+                Some(k) if k.ip == ip && now.saturating_sub(k.at) < p.record_confirm => {
+                    return Plan::Unchanged
+                }
+                Some(k) if k.ip != ip => return change(p, next, rtype, ip, Some(k.ip), now),
+                _ => return Plan::Read(rtype),
+            }
+        }
+    };
+    if current.holds_only(ip) {
+        next.records.insert(rtype, Known { ip, at: now });
+        return Plan::Unchanged;
+    }
+    if *current == Current::Foreign {
+        next.records.remove(&rtype);
+        return Plan::Foreign;
+    }
+    change(p, next, rtype, ip, current.previous_ip(), now)
+}
+
+/// The change part of [`plan`]: counts it and claims the record.
+fn change(
+    p: &Policy,
+    next: &mut HostState,
+    rtype: RecordType,
+    ip: IpAddr,
+    previous: Option<IpAddr>,
+    now: u64,
+) -> Plan {
+    if !next.changes.take(p.change_limit, now) {
+        return Plan::ChangesLimited;
+    }
+    next.records.insert(rtype, Known { ip, at: now });
+    next.pending = Some(Pending {
+        rtype,
+        ip,
+        until: now + p.lock_lease,
+    });
+    Plan::Change(previous)
 }
 
 fn not_allowed(host: &HostConfig, why: &str) -> Response {
@@ -709,3 +826,7 @@ where
         self.answer_dyndns2(update)
     }
 }
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

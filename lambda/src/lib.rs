@@ -31,3 +31,6 @@ pub mod settings;
 pub mod settings_table;
 pub mod sns;
 pub mod store;
+pub mod table;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

@@ -6,14 +6,12 @@
 //! 1/rate per call) and waits for it; when the schedule is booked further ahead than the
 //! call's budget, the request gets a quick retryable 503 without touching Route 53.
 
-use crate::aws_error;
 use crate::store::StoreError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use aws_sdk_dynamodb::Client;
+use crate::table::{conditional, n, number, s, Table, PK};
+use aws_sdk_dynamodb::types::ReturnValue;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Key of the schedule item.
-pub const SLOTS_PK: &str = "dyn53#route53-slots";
+pub use crate::table::SLOTS_PK;
 /// Default calls per second: below the account's 10, leaving room for the owner's console
 /// and other tools.
 pub const DEFAULT_RATE: f64 = 8.0;
@@ -82,13 +80,8 @@ impl SlotLimit {
 /// The shared schedule, kept in the backend's table.
 #[derive(Clone, Debug)]
 pub struct Limiter {
-    client: Client,
-    table: String,
+    table: Table,
     limit: SlotLimit,
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn now_ms() -> u64 {
@@ -100,12 +93,8 @@ fn now_ms() -> u64 {
 
 impl Limiter {
     /// The schedule in `table`, paced by `limit`.
-    pub fn new(client: Client, table: &str, limit: SlotLimit) -> Self {
-        Limiter {
-            client,
-            table: table.to_string(),
-            limit,
-        }
+    pub fn new(table: Table, limit: SlotLimit) -> Self {
+        Limiter { table, limit }
     }
 
     /// The pacing rule.
@@ -124,10 +113,11 @@ impl Limiter {
             let now = now_ms();
             // Busy schedule (tat >= now): move it on by one interval if it stays in budget.
             let busy = self
+                .table
                 .client
                 .update_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(SLOTS_PK.into()))
+                .table_name(&self.table.name)
+                .key(PK, s(SLOTS_PK))
                 .update_expression("SET #t = #t + :i")
                 .condition_expression("#t >= :now AND #t <= :last")
                 .expression_attribute_names("#t", "tat")
@@ -137,27 +127,22 @@ impl Limiter {
                 .return_values(ReturnValue::UpdatedNew)
                 .send()
                 .await;
-            match busy {
-                Ok(out) => {
-                    let tat = out
-                        .attributes()
-                        .and_then(|a| a.get("tat"))
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .ok_or_else(|| StoreError::BadItem(format!("{SLOTS_PK}: no tat")))?;
-                    let slot = self.limit.next_slot(Some(tat - interval), now, u64::MAX);
-                    let wait = slot.map_or(0, |s| s.wait_ms);
-                    return Ok(Some(Duration::from_millis(wait)));
-                }
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(StoreError::Unavailable(aws_error::detail(&e))),
+            if let Some(out) = conditional(busy)? {
+                let tat = out
+                    .attributes()
+                    .and_then(|a| number(a, "tat"))
+                    .ok_or_else(|| StoreError::BadItem(format!("{SLOTS_PK}: no tat")))?;
+                let slot = self.limit.next_slot(Some(tat - interval), now, u64::MAX);
+                let wait = slot.map_or(0, |s| s.wait_ms);
+                return Ok(Some(Duration::from_millis(wait)));
             }
             // Idle schedule (tat in the past, or none yet): this call goes now.
             let idle = self
+                .table
                 .client
                 .update_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(SLOTS_PK.into()))
+                .table_name(&self.table.name)
+                .key(PK, s(SLOTS_PK))
                 .update_expression("SET #t = :next")
                 .condition_expression("attribute_not_exists(#t) OR #t < :now")
                 .expression_attribute_names("#t", "tat")
@@ -165,10 +150,8 @@ impl Limiter {
                 .expression_attribute_values(":now", n(now))
                 .send()
                 .await;
-            match idle {
-                Ok(_) => return Ok(Some(Duration::ZERO)),
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(StoreError::Unavailable(aws_error::detail(&e))),
+            if conditional(idle)?.is_some() {
+                return Ok(Some(Duration::ZERO));
             }
             // Neither: booked beyond the budget, unless another instance just moved it.
             let tat = self.tat().await?;
@@ -179,36 +162,13 @@ impl Limiter {
         Ok(None)
     }
 
-    /// Whether a call now would be refused (a cheap read; any doubt says no).
-    pub async fn full(&self, budget: Duration) -> bool {
-        let last = now_ms() + self.limit.tolerance_ms() + budget.as_millis() as u64;
-        matches!(self.tat().await, Ok(Some(tat)) if tat > last)
-    }
-
     async fn tat(&self) -> Result<Option<u64>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(SLOTS_PK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(aws_error::detail(&e)))?;
-        Ok(out
-            .item()
-            .and_then(|i| i.get("tat"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok()))
+        Ok(self
+            .table
+            .get(SLOTS_PK)
+            .await?
+            .and_then(|i| number(&i, "tat")))
     }
-}
-
-fn conditional_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
 #[cfg(test)]

@@ -195,13 +195,6 @@ impl Dns for Route53 {
         Ok(current_of(out.resource_record_sets(), name, rtype))
     }
 
-    async fn saturated(&self) -> bool {
-        match &self.pace {
-            Some(pace) => pace.full(self.backoff.budget).await,
-            None => false,
-        }
-    }
-
     async fn upsert(
         &self,
         zone_id: &str,

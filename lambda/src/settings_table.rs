@@ -95,7 +95,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "DYN53_LOCK_WAIT_MS",
         Value("3000"),
-        "how long a set waits for another set of the same host",
+        "how long a set waits for another change of the same host (or retries lost races)",
         Absent,
     ),
     s(
@@ -136,7 +136,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s(
         "DYN53_RECORD_CONFIRM_SECS",
-        Value("0"),
+        Value("3600"),
         "seconds a confirmed record answers a same-address set without a Route 53 read (0: never)",
         Parameter("RecordConfirmSecs"),
     ),

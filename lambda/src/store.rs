@@ -1,7 +1,8 @@
-//! What the handler needs from its table: host configs, spent nonces, rate limits, locks.
+//! What the handler needs from its table: host configs and one state item per host.
 
 use crate::host::HostConfig;
 use dyn53::protocol::RecordType;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -40,6 +41,103 @@ pub struct Known {
     pub at: u64,
 }
 
+/// A rate-limit window: when it started and how many calls it counted (a counter, so a
+/// raised limit costs nothing per call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Window start, Unix seconds (0: none yet).
+    pub start: u64,
+    /// Calls counted in it.
+    pub count: u32,
+}
+
+impl Window {
+    /// Counts one call against `limit` at `now`; false (nothing counted) when it is used up.
+    /// A window starts at the first call after the last one ended.
+    pub fn take(&mut self, limit: RateLimit, now: u64) -> bool {
+        if self.start == 0 || now.saturating_sub(self.start) >= limit.window {
+            *self = Window {
+                start: now,
+                count: 0,
+            };
+        }
+        if self.count >= limit.max {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+}
+
+/// A record change in flight: the request that claimed it UPSERTs `ip`; until `until`
+/// (or until Route 53 holds `ip`) no other change of the host starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// The record's type.
+    pub rtype: RecordType,
+    /// The address being written.
+    pub ip: IpAddr,
+    /// When the claim lapses if its holder died, Unix seconds.
+    pub until: u64,
+}
+
+/// Everything a request checks and changes for one host, kept in one item
+/// (`state#<hostname>`) and written back whole by one conditional write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostState {
+    /// Update version read (0: no item yet); the write succeeds only if it is unchanged.
+    pub version: u64,
+    /// Tokens of the last writes (see `table::TOKENS`).
+    pub tokens: Vec<String>,
+    /// Unix seconds of the last successful check-in.
+    pub seen: Option<u64>,
+    /// The set-call window.
+    pub sets: Window,
+    /// The record-change window.
+    pub changes: Window,
+    /// When the last auth-failure notification window opened (0: never).
+    pub quiet_auth: u64,
+    /// When the last error notification window opened (0: never).
+    pub quiet_error: u64,
+    /// Spent v2 nonces and when they could no longer be accepted anyway.
+    pub nonces: BTreeMap<String, u64>,
+    /// What dyn53 last wrote or saw in each record.
+    pub records: BTreeMap<RecordType, Known>,
+    /// A change in flight.
+    pub pending: Option<Pending>,
+    /// When the item may be deleted (only for names that are no host).
+    pub expires: Option<u64>,
+}
+
+impl HostState {
+    /// Forgets spent nonces past their life.
+    pub fn prune(&mut self, now: u64) {
+        self.nonces.retain(|_, expires| *expires >= now);
+        if self.pending.is_some_and(|p| p.until < now) {
+            self.pending = None;
+        }
+    }
+
+    /// Opens a notification quiet window (`quiet` is `quiet_auth` or `quiet_error`) if the
+    /// last one ended; true when a notification may go out.
+    pub fn open_quiet(quiet: &mut u64, period: u64, now: u64) -> bool {
+        if *quiet != 0 && now.saturating_sub(*quiet) < period {
+            return false;
+        }
+        *quiet = now;
+        true
+    }
+}
+
+/// A host item and its state, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The host (None: no such host; Err: an item that cannot be used, with why).
+    pub host: Result<Option<HostConfig>, String>,
+    /// Its state (empty when there is none yet).
+    pub state: HostState,
+}
+
 /// Why a table call failed. Details are for the server log only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -60,60 +158,24 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// The backend's table.
+/// The backend's table, as the request flow needs it.
 pub trait HostStore: Send + Sync {
-    /// The host item for a normalised hostname, if there is one.
-    fn load_host(
+    /// The host item of a normalised hostname and its state, in one read.
+    fn load(&self, hostname: &str) -> impl Future<Output = Result<Loaded, StoreError>> + Send;
+
+    /// The host's state alone (re-read after a lost race).
+    fn load_state(
         &self,
         hostname: &str,
-    ) -> impl Future<Output = Result<Option<HostConfig>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<HostState, StoreError>> + Send;
 
-    /// Records `nonce` as spent until `expires` (Unix seconds); false if it already was.
-    fn spend_nonce(
+    /// Writes `state` as the next version if the stored version is still `state.version`;
+    /// false (nothing written) when another request wrote first.
+    fn save_state(
         &self,
-        nonce: &str,
-        expires: u64,
+        hostname: &str,
+        state: &HostState,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Counts one call against the limit named `key`; false when the limit is reached.
-    fn take_rate(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Takes the per-host update lock for `lease` seconds; false while someone else holds it.
-    fn lock(
-        &self,
-        hostname: &str,
-        owner: &str,
-        now: u64,
-        lease: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Releases the lock if `owner` still holds it.
-    fn unlock(
-        &self,
-        hostname: &str,
-        owner: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// What the table remembers of `hostname`'s `rtype` record.
-    fn known_record(
-        &self,
-        hostname: &str,
-        rtype: RecordType,
-    ) -> impl Future<Output = Result<Option<Known>, StoreError>> + Send;
-
-    /// Remembers `ip` (None: forgets) as `hostname`'s `rtype` record at `now`.
-    fn remember_record(
-        &self,
-        hostname: &str,
-        rtype: RecordType,
-        ip: Option<IpAddr>,
-        now: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The server's nonce key, created (once, race-free) on first use.
     fn nonce_key(&self) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
@@ -135,5 +197,28 @@ mod tests {
         assert_eq!(RateLimit::parse("0/300"), None);
         assert_eq!(RateLimit::parse("5"), None);
         assert_eq!(RateLimit::parse("5/x"), None);
+    }
+
+    #[test]
+    fn windows_count_and_restart() {
+        let l = RateLimit { max: 2, window: 10 };
+        let mut w = Window::default();
+        assert!(w.take(l, 100) && w.take(l, 105));
+        assert!(!w.take(l, 109), "used up");
+        assert_eq!(
+            w,
+            Window {
+                start: 100,
+                count: 2
+            }
+        );
+        assert!(w.take(l, 110), "a new window");
+        assert_eq!(
+            w,
+            Window {
+                start: 110,
+                count: 1
+            }
+        );
     }
 }

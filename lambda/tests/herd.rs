@@ -17,7 +17,6 @@ mod support;
 use common::Stack;
 use dyn53::protocol::RecordType;
 use dyn53_backend::dynamo::Dynamo;
-use dyn53_backend::store::HostStore;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -109,7 +109,7 @@ def main():
                                           "DYN53_RECORD_CONFIRM_SECS", "DYN53_DNS_BUDGET_MS")},
             {"DYN53_RATE_LIMIT": "10/300", "DYN53_CHANGE_LIMIT": "20/3600",
              "DYN53_NOTIFY_QUIET_SECS": "3600", "DYN53_ROUTE53_RATE": "8",
-             "DYN53_RECORD_CONFIRM_SECS": "0", "DYN53_DNS_BUDGET_MS": "8000"})
+             "DYN53_RECORD_CONFIRM_SECS": "3600", "DYN53_DNS_BUDGET_MS": "8000"})
     c.equal("function reserved concurrency", fn.get("Concurrency", {}).get(
         "ReservedConcurrentExecutions"), 3)
     c.check("function runs as its own role",

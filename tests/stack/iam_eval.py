@@ -46,6 +46,10 @@ def call_from_http(method, path, headers, body):
         key = doc.get("Key") or doc.get("Item")
         if key is not None:
             ctx["dynamodb:LeadingKeys"] = [key.get("pk", {}).get("S", "")]
+        if "RequestItems" in doc:  # BatchGetItem: one table, several keys
+            table = next(iter(doc["RequestItems"]), "?")
+            keys = doc["RequestItems"].get(table, {}).get("Keys", [])
+            ctx["dynamodb:LeadingKeys"] = [k.get("pk", {}).get("S", "") for k in keys]
         return Call(f"dynamodb:{op}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}", ctx)
     if service == "route53":
         p = urllib.parse.urlparse(path).path.rstrip("/")

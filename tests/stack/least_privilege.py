@@ -268,13 +268,14 @@ def main():
             [(repr(k), s, b) for k, s, b in calls if s >= 400 and b"ConditionalCheckFailed" not in b])
     kinds = sorted({k.action for k, _, _ in calls})
     c.equal("calls made: reads, writes, Route 53 read and change, publish", kinds, [
-        "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
         "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "sns:Publish"])
     refused = [(repr(k), why) for k, _, _ in calls for ok, why in [allowed(policy, k)] if not ok]
     c.check(f"all {len(calls)} calls allowed by the rendered policy with resources and conditions",
             not refused, refused)
+    reads = ("dynamodb:GetItem", "dynamodb:BatchGetItem")
     keys = sorted({k.context["dynamodb:LeadingKeys"][0].split("#")[0] + "#"
-                   for k, _, _ in calls if k.action != "dynamodb:GetItem"
+                   for k, _, _ in calls if k.action not in reads
                    and "dynamodb:LeadingKeys" in k.context})
     c.check("the function wrote no host# item", "host#" not in keys, keys)
 

@@ -2,6 +2,7 @@
 //! (hosted zone, table, topic), so tests run in parallel without sharing state.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod http;
 pub mod service;
 
