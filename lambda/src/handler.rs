@@ -379,6 +379,18 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         nonce: Option<&str>,
         tally: &mut Tally,
     ) -> Response {
+        let listed = |names: &Vec<String>| names.iter().any(|p| name_matches(p, &host.hostname));
+        let names_ok = self.policy.record_names.as_ref().is_none_or(listed);
+        let state = match nonce {
+            // A refused v2 set still spends its nonce and checks in, as an accepted one.
+            Some(n) if !host.allows_type(rtype) || !host.in_zone() || !names_ok => {
+                match self.spend_only(host, state, n, tally).await {
+                    Ok(()) => None,
+                    Err(resp) => return resp,
+                }
+            }
+            _ => state,
+        };
         if !host.allows_type(rtype) {
             return not_allowed(
                 host,
@@ -398,8 +410,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                 "this hostname is outside its hosted zone; the owner must fix the host config",
             );
         }
-        let listed = |names: &Vec<String>| names.iter().any(|p| name_matches(p, &host.hostname));
-        if !self.policy.record_names.as_ref().is_none_or(listed) {
+        if !names_ok {
             // Route 53 would refuse the role anyway (its NormalizedRecordNames condition).
             log::error(format!(
                 "{}: not among the stack's RecordNames; add it there",
@@ -466,9 +477,6 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                     let msg = "nonce already used; request a new one";
                     return Err(Response::error(ErrorCode::Nonce, msg));
                 }
-                Plan::SetsLimited => {
-                    return Err(rate_limited(host, "updates", self.policy.set_limit))
-                }
                 Plan::Read(t) => match self.dns.get(&host.zone_id, name, t).await {
                     Ok(c) => {
                         reads.insert(t, c);
@@ -511,6 +519,43 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         }
     }
 
+    /// Spends the nonce of a set that is refused anyway (one conditional write, a lost race
+    /// tried again).
+    async fn spend_only(
+        &self,
+        host: &HostConfig,
+        state: Option<HostState>,
+        nonce: &str,
+        tally: &mut Tally,
+    ) -> Result<(), Response> {
+        let name = &host.hostname;
+        let mut state = state;
+        for _ in 0..5 {
+            let mut next = match state.take() {
+                Some(s) => s,
+                None => self
+                    .store
+                    .load_state(name)
+                    .await
+                    .map_err(|e| self.store_failed(e, tally))?,
+            };
+            if !spend(&self.policy, &mut next, Some(nonce), now_unix()) {
+                log::warn(format!("{name}: replayed nonce"));
+                let msg = "nonce already used; request a new one";
+                return Err(Response::error(ErrorCode::Nonce, msg));
+            }
+            match self.store.save_state(name, &next).await {
+                Ok(true) => {
+                    tally.counts.check_in = 1;
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(e) => return Err(self.store_failed(e, tally)),
+            }
+        }
+        Err(unavailable("another update for this host is in progress"))
+    }
+
     /// Does what the written plan says: answer, or change the record and notify.
     async fn carry_out(
         &self,
@@ -523,6 +568,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         let name = &host.hostname;
         let previous = match step {
             Plan::Change(previous) => previous,
+            Plan::SetsLimited => return rate_limited(host, "updates", self.policy.set_limit),
             Plan::ChangesLimited => return rate_limited(host, "changes", self.policy.change_limit),
             Plan::Foreign => {
                 log::error(format!(
@@ -717,18 +763,12 @@ fn plan(
     reads: &BTreeMap<RecordType, Current>,
     now: u64,
 ) -> Plan {
-    next.prune(now);
-    if nonce.is_some_and(|n| next.nonces.contains_key(n)) {
+    if !spend(p, next, nonce, now) {
         return Plan::Replay;
     }
+    // A limited set is still a check-in (and spends its nonce).
     if !next.sets.take(p.set_limit, now) {
         return Plan::SetsLimited;
-    }
-    next.seen = Some(now);
-    next.expires = None;
-    if let Some(n) = nonce {
-        next.nonces
-            .insert(n.to_string(), now + p.nonce_max_age + 60);
     }
     if let Some(claim) = next.pending {
         if claim.rtype == rtype && claim.ip == ip && p.record_confirm > 0 {
@@ -769,6 +809,21 @@ fn plan(
         return Plan::Foreign;
     }
     change(p, next, rtype, ip, current.previous_ip(), now)
+}
+
+/// Spends `nonce` (false: it was spent already) and notes the check-in.
+fn spend(p: &Policy, next: &mut HostState, nonce: Option<&str>, now: u64) -> bool {
+    next.prune(now);
+    if nonce.is_some_and(|n| next.nonces.contains_key(n)) {
+        return false;
+    }
+    next.seen = Some(now);
+    next.expires = None;
+    if let Some(n) = nonce {
+        next.nonces
+            .insert(n.to_string(), now + p.nonce_max_age + 60);
+    }
+    true
 }
 
 /// The change part of [`plan`]: counts it and claims the record.

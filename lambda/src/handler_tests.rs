@@ -581,12 +581,14 @@ async fn a_claim_in_flight_holds_off_other_changes_until_route53_shows_it() {
         ..policy()
     });
     // Someone claimed a change to .1 and has not written it yet.
-    let mut st = HostState::default();
-    st.pending = Some(Pending {
-        rtype: RecordType::A,
-        ip: ip("203.0.113.1"),
-        until: now_unix() + 30,
-    });
+    let st = HostState {
+        pending: Some(Pending {
+            rtype: RecordType::A,
+            ip: ip("203.0.113.1"),
+            until: now_unix() + 30,
+        }),
+        ..HostState::default()
+    };
     f.store.set_state(NAME, st);
     f.dns.put(NAME, ip("198.51.100.1"));
     let (status, r) = v2(&b, "203.0.113.2", NAME, &secret()).await;
