@@ -291,7 +291,7 @@ impl Dynamo {
             .map(|out| host_from_item(out.attributes.as_ref().unwrap_or(&Item::new()), true)))
     }
 
-    /// Deletes a host; false if there was none.
+    /// Deletes a host and its state; false if there was none.
     pub async fn remove_host(&self, hostname: &str) -> Result<bool, StoreError> {
         let r = self
             .client
@@ -301,11 +301,23 @@ impl Dynamo {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        Ok(conditional(r)?.is_some())
+        if conditional(r)?.is_none() {
+            return Ok(false);
+        }
+        // Its state too, so a host added again later starts without old memory.
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(&state_pk(hostname)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
     }
 
     /// Creates the table (on demand, TTL on `expires`) and waits until it is active;
-    /// false if it already existed (then only TTL is ensured).
+    /// false if it already existed (then only TTL is ensured). (Over 60 lines: three SDK
+    /// calls with their builders, in the order the table needs them.)
     pub async fn create_table(&self) -> Result<bool, StoreError> {
         let r = self
             .client

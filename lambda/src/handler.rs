@@ -238,6 +238,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         resp
     }
 
+    // Over 60 lines: the v2 checks, each with its own answer, in protocol order.
     async fn set_v2(&self, r: &SetV2, source: IpAddr, tally: &mut Tally) -> Response {
         let key = match self.nonce_key().await {
             Ok(k) => k,
@@ -369,7 +370,8 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
 
     /// Checks what the host may do, then updates the record (see [`Self::update`]).
     /// `state` is the host's state as read with it (None: read it now); `nonce` the v2
-    /// nonce to spend.
+    /// nonce to spend. (Over 60 lines: the refusals and their answers, in the order they
+    /// apply, read best in one place.)
     pub(crate) async fn apply(
         &self,
         host: &HostConfig,
@@ -445,7 +447,8 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
 
     /// Decides in memory (reading Route 53 only when the state cannot tell) and writes the
     /// state back with one conditional write; a lost race re-reads and decides again, a
-    /// change in flight elsewhere is waited for, both within `lock_wait`.
+    /// change in flight elsewhere is waited for, both within `lock_wait`. (Over 60 lines:
+    /// one loop whose exits, read, write and wait, must be seen together.)
     async fn update(
         &self,
         host: &HostConfig,
