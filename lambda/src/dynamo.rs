@@ -7,6 +7,7 @@
 //! - `lock#<hostname>`: the per-host update lock (a lease);
 //! - `record#<hostname>#<type>`: the address dyn53 last wrote or saw in that record;
 //! - `dyn53#nonce-key`: the server's nonce MAC key, created on first use;
+//! - `dyn53#data-key`: the data key sealing host secrets, as KMS encrypted it (see `sealed`);
 //! - `dyn53#route53-slots`: the account-wide schedule of Route 53 calls (see `limiter`).
 
 use crate::aws_error;
@@ -14,6 +15,7 @@ use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
 use crate::random;
+use crate::sealed::{self, Sealing};
 use crate::store::{HostStore, Known, RateLimit, StoreError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -66,6 +68,7 @@ const LISTED: [(&str, &str); 12] = [
 pub struct Dynamo {
     client: Client,
     table: String,
+    sealing: Option<Sealing>,
 }
 
 fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -232,7 +235,24 @@ impl Dynamo {
         Dynamo {
             client,
             table: table.to_string(),
+            sealing: None,
         }
+    }
+
+    /// The same table, sealing the host secrets it writes and opening sealed ones.
+    pub fn with_sealing(mut self, sealing: Sealing) -> Self {
+        self.sealing = Some(sealing);
+        self
+    }
+
+    /// The sealing in use, if any.
+    pub fn sealing(&self) -> Option<&Sealing> {
+        self.sealing.as_ref()
+    }
+
+    /// The DynamoDB client (for `sealed`'s item operations).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The table name.
@@ -267,11 +287,13 @@ impl Dynamo {
 
     /// Writes a new host; false (nothing written) if the host already exists.
     pub async fn put_new_host(&self, host: &HostConfig) -> Result<bool, StoreError> {
+        let mut item = host_to_item(host);
+        sealed::seal_item(self, &host.hostname, &mut item).await?;
         let r = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(host_to_item(host)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -339,25 +361,40 @@ impl Dynamo {
         secret: &str,
         now: u64,
     ) -> Result<Option<Result<HostConfig, String>>, StoreError> {
-        let r = self
+        // The new secret's attributes replace the other form's, so the old secret never
+        // stays usable beside the new one.
+        let attrs = sealed::secret_attributes(self, hostname, secret).await?;
+        let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#a{i} = :v{i}")).collect();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(&host_pk(hostname)))
-            .update_expression("SET #sec = :s, #rot = :now")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#sec", "secret")
             .expression_attribute_names("#rot", "rotated")
-            .expression_attribute_values(":s", s(secret))
             .expression_attribute_values(":now", n(now))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match r {
-            Ok(out) => Ok(Some(host_from_item(
-                out.attributes.as_ref().unwrap_or(&Item::new()),
-                true,
-            ))),
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut expr = format!("SET {}, #rot = :now", sets.join(", "));
+        let stale: &[&str] = match self.sealing {
+            Some(_) => &[sealed::PLAIN],
+            None => &[sealed::SEALED, sealed::SEALED_KEY],
+        };
+        let removed: Vec<String> = (0..stale.len()).map(|i| format!("#r{i}")).collect();
+        expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        for (alias, name) in removed.iter().zip(stale) {
+            update = update.expression_attribute_names(alias, *name);
+        }
+        for (i, (name, value)) in attrs.into_iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        match update.update_expression(expr).send().await {
+            Ok(out) => {
+                let mut item = out.attributes.unwrap_or_default();
+                sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item).await?;
+                Ok(Some(host_from_item(&item, true)))
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
@@ -471,9 +508,12 @@ impl HostStore for Dynamo {
     async fn load_host(&self, hostname: &str) -> Result<Option<HostConfig>, StoreError> {
         match self.get(&host_pk(hostname)).await? {
             None => Ok(None),
-            Some(item) => host_from_item(&item, true)
-                .map(Some)
-                .map_err(StoreError::BadItem),
+            Some(mut item) => {
+                sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item).await?;
+                host_from_item(&item, true)
+                    .map(Some)
+                    .map_err(StoreError::BadItem)
+            }
         }
     }
 
