@@ -126,13 +126,15 @@ async fn run_admin(cmd: Command) -> ExitCode {
     };
     let cfg = aws::load_config().await;
     let table = aws::sealed_dynamo(&cfg, table, env.kms_key.as_deref());
-    if env.kms_key.is_none() && matches!(
-        cmd,
-        Command::HostAdd(_) | Command::HostRotate { .. } | Command::Import(_)
-    ) {
+    if env.kms_key.is_none()
+        && matches!(
+            cmd,
+            Command::HostAdd(_) | Command::HostRotate { .. } | Command::Import(_)
+        )
+    {
         eprintln!(
             "dyn53-backend: warning: DYN53_KMS_KEY is not set (the stack's SecretsKeyArn \
-             output): the secret is stored in plaintext; `host seal` seals it later"
+             output): new secrets are stored in plaintext; `host seal` seals them later"
         );
     }
     let r53 = aws_sdk_route53::Client::new(&cfg);
