@@ -6,7 +6,11 @@ Runs the real `dyn53-backend serve` against a private moto_server on loopback po
   nonce key read or created), median of BENCH_COLD_STARTS (default 5) starts;
 - backend_{unchanged,changed}_{p50,p99}_ms: v2 set latency on one keep-alive connection
   (changed alternates two explicit addresses, so every set is an UPSERT);
-- backend_peak_rss_kib: the service's peak resident memory (VmHWM) after the run.
+- backend_peak_rss_kib: the service's peak resident memory (VmHWM) after the run;
+- backend_cold_first_set_{plain,sealed}_ms: the first set after the service starts (get,
+  then an unchanged set), for a host whose secret is stored in plaintext and for one sealed
+  with the KMS data key (docs/THREATS.md "Secrets at rest"); the sealed one pays one KMS
+  Decrypt. Median of BENCH_COLD_STARTS starts each, interleaved, the same service settings.
 
 Bounded: N requests each (BENCH_REQUESTS, default 200), loopback only, stops by itself.
 Binary: $DYN53_BACKEND_BIN, else target/backend/dyn53-backend (built with the `backend`
@@ -168,6 +172,48 @@ def main():
         with open(f"/proc/{serve.pid}/status") as f:
             hwm = next(l for l in f if l.startswith("VmHWM:")).split()[1]
         print(f"BENCH backend_peak_rss_kib {hwm} KiB")
+        serve.terminate()
+        serve.wait(timeout=10)
+
+        # Sealing's cold-start cost: the first set of a fresh service, plaintext vs sealed.
+        env["DYN53_KMS_KEY"] = client("kms").create_key()["KeyMetadata"]["Arn"]
+        sealed_host = "sealed.bench.example.net"
+        out = subprocess.run([binary, "host", "add", sealed_host, "--zone-id", zone.split("/")[-1],
+                              "--allow-explicit-ip", "--allow-private-ip"], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        lines = out.splitlines()
+        sealed_secret = lines[lines.index(next(l for l in lines if l.startswith("Secret"))) + 1].strip()
+        ip = "198.51.100.9"
+
+        def first_set(name, secret):
+            serve, port, _ = cold_start()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            t0 = time.monotonic()
+            _, got = post(conn, {"execution_mode": "get", "protocol": 2})
+            nonce = got["nonce"]
+            status, got = post(conn, {
+                "execution_mode": "set", "protocol": 2, "ddns_hostname": name,
+                "record_type": "A", "ip": ip, "ip_mode": "explicit", "nonce": nonce,
+                "signature": sign(secret, name, "A", ip, "explicit", nonce)})
+            ms = (time.monotonic() - t0) * 1000
+            serve.terminate()
+            serve.wait(timeout=10)
+            if got.get("result") not in ("changed", "unchanged"):
+                sys.exit(f"first set of {name} answered {status} {got}")
+            return ms
+
+        # Each record exists before timing, so every timed set is the same (unchanged) work.
+        first_set(host, secret)
+        first_set(sealed_host, sealed_secret)
+        log(f"{COLD_STARTS} first sets after a start, plaintext and sealed (interleaved)")
+        plain, sealed = [], []
+        for _ in range(COLD_STARTS):
+            plain.append(first_set(host, secret))
+            sealed.append(first_set(sealed_host, sealed_secret))
+        log("first set after a start, ms, sorted: plaintext "
+            f"{[round(x, 1) for x in sorted(plain)]}, sealed {[round(x, 1) for x in sorted(sealed)]}")
+        print(f"BENCH backend_cold_first_set_plain_ms {pct(plain, 50):.1f} ms")
+        print(f"BENCH backend_cold_first_set_sealed_ms {pct(sealed, 50):.1f} ms")
     finally:
         for p in procs:
             p.terminate()

@@ -1,4 +1,4 @@
-//! Admin commands: `host add|list|rotate|remove`, `zone-id`, `table create`.
+//! Admin commands: `host add|list|rotate|remove|seal`, `zone-id`, `table create`.
 //!
 //! Every command validates all input before its single write, so bad input changes nothing.
 //! Secrets are printed only by `host add` and `host rotate`, once.
@@ -12,6 +12,7 @@ use crate::host::{
     Protocols,
 };
 use crate::random;
+use crate::sealed::{self, SealError};
 use crate::store::StoreError;
 use dyn53::protocol::RecordType;
 use std::fmt;
@@ -195,6 +196,25 @@ pub async fn host_rotate(
             secret_and_configs(&host, &secret, url)
         )),
     }
+}
+
+/// `host seal`: seals the secrets still stored in plaintext, or (`dry_run`) lists them.
+pub async fn host_seal(table: &Dynamo, dry_run: bool) -> Result<String, AdminError> {
+    let hosts = sealed::seal_plaintext_hosts(table, dry_run)
+        .await
+        .map_err(|e| match e {
+            SealError::Unavailable(d) => AdminError::Aws(d),
+            SealError::Unusable(d) => AdminError::Input(d),
+        })?;
+    let list: String = hosts.iter().map(|h| format!("  {h}\n")).collect();
+    Ok(match (hosts.is_empty(), dry_run) {
+        (true, _) => format!("No plaintext secrets in table {}.\n", table.table()),
+        (false, true) => format!(
+            "{} host secret(s) stored in plaintext (`host seal` seals them):\n{list}",
+            hosts.len()
+        ),
+        (false, false) => format!("Sealed {} host secret(s):\n{list}", hosts.len()),
+    })
 }
 
 /// Removes a host.

@@ -7,6 +7,7 @@ use crate::limiter::Limiter;
 use crate::metrics::Emf;
 use crate::retry::Backoff;
 use crate::route53::Route53;
+use crate::sealed::Sealing;
 use crate::settings::Settings;
 use crate::sns::Sns;
 use aws_config::retry::RetryConfig;
@@ -59,6 +60,15 @@ pub fn dynamo(cfg: &SdkConfig, table: &str) -> Dynamo {
     Dynamo::new(aws_sdk_dynamodb::Client::new(cfg), table)
 }
 
+/// The host table, sealing host secrets with `kms_key` when given (see [`crate::sealed`]).
+pub fn sealed_dynamo(cfg: &SdkConfig, table: &str, kms_key: Option<&str>) -> Dynamo {
+    let dynamo = dynamo(cfg, table);
+    match kms_key {
+        Some(key) => dynamo.with_sealing(Sealing::new(aws_sdk_kms::Client::new(cfg), key)),
+        None => dynamo,
+    }
+}
+
 /// The notification topic, with the SDK's retries off: a repeated Publish after a timeout
 /// would send the owner a second text, so [`Sns`] repeats only what SNS said it refused.
 pub fn sns(cfg: &SdkConfig, topic_arn: &str) -> Sns {
@@ -74,7 +84,7 @@ pub fn backend<W: std::io::Write + Send>(
     settings: &Settings,
     out: W,
 ) -> AwsBackend<W> {
-    let table = dynamo(cfg, &settings.table);
+    let table = sealed_dynamo(cfg, &settings.table, settings.kms_key.as_deref());
     let dns = route53(cfg, settings.dns_budget);
     let dns = match settings.route53_pace {
         Some(limit) => dns.paced(Limiter::new(table.items().clone(), limit)),

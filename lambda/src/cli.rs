@@ -44,6 +44,9 @@ Usage:
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
   dyn53-backend host remove HOSTNAME  remove a host (its DNS records stay)
+  dyn53-backend host seal [--dry-run] seal the secrets still stored in plaintext (hosts added
+                                      before sealing or without DYN53_KMS_KEY) with the
+                                      DYN53_KMS_KEY data key; --dry-run only lists them
   dyn53-backend import (--from-dynamodb TABLE | --from-file FILE)
                 [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--dry-run]
                                       add the hosts of a reference deployment (2023 DynamoDB
@@ -92,6 +95,11 @@ pub enum Command {
     HostRemove {
         /// Host to remove.
         hostname: String,
+    },
+    /// `host seal`.
+    HostSeal {
+        /// Only list the plaintext secrets.
+        dry_run: bool,
     },
     /// `zone-id`.
     ZoneId {
@@ -240,12 +248,15 @@ pub fn parse(
             Some("remove") => Command::HostRemove {
                 hostname: parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?,
             },
+            Some("seal") => Command::HostSeal {
+                dry_run: args.contains("--dry-run"),
+            },
             Some(other) => {
                 return Err(format!(
-                    "unknown host command {other:?} (add, list, rotate, remove)"
+                    "unknown host command {other:?} (add, list, rotate, remove, seal)"
                 ))
             }
-            None => return Err("host needs a command: add, list, rotate or remove".into()),
+            None => return Err("host needs a command: add, list, rotate, remove or seal".into()),
         },
         Some("import") => {
             let sources = [
@@ -338,6 +349,11 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert!(p("host frob").is_err());
+        assert_eq!(
+            p("host seal --dry-run").unwrap(),
+            Command::HostSeal { dry_run: true }
+        );
+        assert!(p("host seal home.example.com").is_err());
         match p("host add a.example.com --zone-id Z1 --protocols 2,dyndns2 --secret-file /s")
             .unwrap()
         {

@@ -1,10 +1,12 @@
 //! [`HostStore`] on the table (see [`crate::table`] for its items), plus the host item
-//! operations the admin CLI needs.
+//! operations the admin CLI needs. Host secrets are sealed and opened through
+//! [`crate::sealed`] when the stack has a secrets key.
 
 use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
 use crate::random;
+use crate::sealed::{self, Sealing};
 use crate::store::{HostState, HostStore, Known, Loaded, StoreError};
 use crate::table::{
     conditional, n, s, state_from_item, state_pk, unavailable, Item, Table, EXPIRES, NONCE_KEY_PK,
@@ -45,6 +47,7 @@ pub struct Dynamo {
     client: Client,
     table: String,
     items: Table,
+    sealing: Option<Sealing>,
 }
 
 /// A host as a table item.
@@ -174,6 +177,7 @@ impl Dynamo {
             items: Table::new(client.clone(), table),
             client,
             table: table.to_string(),
+            sealing: None,
         }
     }
 
@@ -203,6 +207,22 @@ impl Dynamo {
         Err(StoreError::Unavailable("state kept changing".into()))
     }
 
+    /// The same table, sealing the host secrets it writes and opening sealed ones.
+    pub fn with_sealing(mut self, sealing: Sealing) -> Self {
+        self.sealing = Some(sealing);
+        self
+    }
+
+    /// The sealing in use, if any.
+    pub fn sealing(&self) -> Option<&Sealing> {
+        self.sealing.as_ref()
+    }
+
+    /// The DynamoDB client (for `sealed`'s item operations).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
@@ -210,11 +230,13 @@ impl Dynamo {
 
     /// Writes a new host; false (nothing written) if the host already exists.
     pub async fn put_new_host(&self, host: &HostConfig) -> Result<bool, StoreError> {
+        let mut item = host_to_item(host);
+        sealed::seal_item(self, &host.hostname, &mut item).await?;
         let r = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(host_to_item(host)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -273,22 +295,42 @@ impl Dynamo {
         secret: &str,
         now: u64,
     ) -> Result<Option<Result<HostConfig, String>>, StoreError> {
-        let r = self
+        // The new secret's attributes replace the other form's, so the old secret never
+        // stays usable beside the new one.
+        let attrs = sealed::secret_attributes(self, hostname, secret).await?;
+        let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#a{i} = :v{i}")).collect();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(&host_pk(hostname)))
-            .update_expression("SET #sec = :s, #rot = :now")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#sec", "secret")
             .expression_attribute_names("#rot", "rotated")
-            .expression_attribute_values(":s", s(secret))
             .expression_attribute_values(":now", n(now))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        Ok(conditional(r)?
-            .map(|out| host_from_item(out.attributes.as_ref().unwrap_or(&Item::new()), true)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut expr = format!("SET {}, #rot = :now", sets.join(", "));
+        let stale: &[&str] = match self.sealing {
+            Some(_) => &[sealed::PLAIN],
+            None => &[sealed::SEALED, sealed::SEALED_KEY],
+        };
+        let removed: Vec<String> = (0..stale.len()).map(|i| format!("#r{i}")).collect();
+        expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        for (alias, name) in removed.iter().zip(stale) {
+            update = update.expression_attribute_names(alias, *name);
+        }
+        for (i, (name, value)) in attrs.into_iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        match conditional(update.update_expression(expr).send().await)? {
+            Some(out) => {
+                let mut item = out.attributes.unwrap_or_default();
+                sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item).await?;
+                Ok(Some(host_from_item(&item, true)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Deletes a host and its state; false if there was none.
@@ -397,11 +439,15 @@ impl HostStore for Dynamo {
     async fn load(&self, hostname: &str) -> Result<Loaded, StoreError> {
         let (hk, sk) = (host_pk(hostname), state_pk(hostname));
         let mut items = self.items.get_many(&[hk.clone(), sk.clone()]).await?;
+        let host = match items.remove(&hk) {
+            None => None,
+            Some(mut item) => {
+                sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item).await?;
+                Some(host_from_item(&item, true))
+            }
+        };
         Ok(Loaded {
-            host: items
-                .remove(&hk)
-                .map(|item| host_from_item(&item, true))
-                .transpose(),
+            host: host.transpose(),
             state: items
                 .remove(&sk)
                 .map(|i| state_from_item(&i))

@@ -26,6 +26,7 @@ pub mod notify;
 pub mod random;
 pub mod retry;
 pub mod route53;
+pub mod sealed;
 pub mod serve;
 pub mod settings;
 pub mod settings_table;

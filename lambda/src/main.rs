@@ -125,7 +125,18 @@ async fn run_admin(cmd: Command) -> ExitCode {
         }
     };
     let cfg = aws::load_config().await;
-    let table = aws::dynamo(&cfg, table);
+    let table = aws::sealed_dynamo(&cfg, table, env.kms_key.as_deref());
+    if env.kms_key.is_none()
+        && matches!(
+            cmd,
+            Command::HostAdd(_) | Command::HostRotate { .. } | Command::Import(_)
+        )
+    {
+        eprintln!(
+            "dyn53-backend: warning: DYN53_KMS_KEY is not set (the stack's SecretsKeyArn \
+             output): new secrets are stored in plaintext; `host seal` seals them later"
+        );
+    }
     let r53 = aws_sdk_route53::Client::new(&cfg);
     // The stack's RecordNames, for the commands that add hosts (unless given as a flag).
     let env_names = env.record_names.clone();
@@ -143,6 +154,7 @@ async fn run_admin(cmd: Command) -> ExitCode {
             admin::host_rotate(&table, &hostname, url.as_deref()).await
         }
         Command::HostRemove { hostname } => admin::host_remove(&table, &hostname).await,
+        Command::HostSeal { dry_run } => admin::host_seal(&table, dry_run).await,
         Command::ZoneId { domain } => admin::zone_id(&r53, &domain).await,
         Command::TableCreate => admin::table_create(&table).await,
         _ => unreachable!("not an admin command"),

@@ -21,6 +21,8 @@ pub struct Settings {
     pub topic_arn: Option<String>,
     /// Nonce MAC key (`DYN53_NONCE_KEY`, at least 32 characters; none: kept in the table).
     pub nonce_key: Option<Vec<u8>>,
+    /// KMS key that seals host secrets (`DYN53_KMS_KEY`; none: plaintext secrets only).
+    pub kms_key: Option<String>,
     /// CloudWatch namespace of the EMF metrics (`DYN53_METRICS_NAMESPACE`, default dyn53).
     pub namespace: String,
     /// Time budget for retrying one throttled Route 53 call (`DYN53_DNS_BUDGET_MS`, 8000).
@@ -44,6 +46,7 @@ impl fmt::Debug for Settings {
                 "nonce_key",
                 &self.nonce_key.as_ref().map(|_| "<from DYN53_NONCE_KEY>"),
             )
+            .field("kms_key", &self.kms_key)
             .field("namespace", &self.namespace)
             .field("dns_budget", &self.dns_budget)
             .field("route53_pace", &self.route53_pace)
@@ -128,6 +131,7 @@ impl Settings {
             table,
             topic_arn: get("DYN53_TOPIC_ARN"),
             nonce_key,
+            kms_key: get("DYN53_KMS_KEY"),
             namespace: get("DYN53_METRICS_NAMESPACE").unwrap_or_default(),
             dns_budget: Duration::from_millis(number("DYN53_DNS_BUDGET_MS")?),
             route53_pace,
@@ -144,6 +148,8 @@ pub struct AdminEnv {
     pub table: Option<String>,
     /// The stack's RecordNames (`DYN53_RECORD_NAMES`), for the commands that add hosts.
     pub record_names: Option<Vec<String>>,
+    /// KMS key that seals the secrets the commands write (`DYN53_KMS_KEY`).
+    pub kms_key: Option<String>,
 }
 
 impl AdminEnv {
@@ -158,6 +164,7 @@ impl AdminEnv {
         Ok(AdminEnv {
             table: get("DYN53_TABLE"),
             record_names: record_names(&get)?,
+            kms_key: get("DYN53_KMS_KEY"),
         })
     }
 

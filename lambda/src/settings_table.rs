@@ -69,6 +69,12 @@ pub const SETTINGS: &[Setting] = &[
         Absent,
     ),
     s(
+        "DYN53_KMS_KEY",
+        Unset("host secrets stored in plaintext"),
+        "KMS key (ARN or id) whose data key seals host secrets in the table (`host seal`)",
+        Stack,
+    ),
+    s(
         "DYN53_RATE_LIMIT",
         Value("10/300"),
         "set calls allowed per host, as calls/seconds",

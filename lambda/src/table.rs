@@ -32,6 +32,8 @@ pub const STATE_PREFIX: &str = "state#";
 pub const NONCE_KEY_PK: &str = "dyn53#nonce-key";
 /// Key of the Route 53 schedule item.
 pub const SLOTS_PK: &str = "dyn53#route53-slots";
+/// Key of the item holding the data key that seals host secrets, as KMS encrypted it.
+pub const DATA_KEY_PK: &str = "dyn53#data-key";
 /// State attribute: the update version the optimistic lock compares.
 pub const VERSION: &str = "ver";
 /// State attribute: tokens of the last few writes, so the SDK's repeat of a timed-out write

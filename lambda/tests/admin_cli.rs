@@ -254,7 +254,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
             ],
             "unexpected argument",
         ),
-        (vec!["host".into()], "add, list, rotate or remove"),
+        (vec!["host".into()], "add, list, rotate, remove or seal"),
         (
             vec!["zone-id".into(), "nothing.example.org".into()],
             "no hosted zone",

@@ -153,7 +153,49 @@ def main():
         k.startswith("host") or k == "*" for k in keys), keys)
     c.equal("notifications: only the stack's topic",
             by_sid.get("Notify", {}).get("Resource"), physical["NotifyTopic"])
+    check_secrets_key(c, moto, physical, outputs, env, by_sid)
     c.finish()
+
+
+def secrets_key(key_id):
+    """The stack's KMS key from moto's model (moto runs in this process). Through the API,
+    moto 5.2 answers 500 to DescribeKey on a key its CloudFormation made: it keeps the
+    KeyPolicy as an object and its key-policy check json-parses it (a TypeError)."""
+    from moto.kms.models import kms_backends
+
+    return kms_backends["123456789012"]["us-east-1"].describe_key(key_id)
+
+
+def check_secrets_key(c, moto, physical, outputs, env, by_sid):
+    """The KMS key that seals host secrets: rotated, used only with the table's encryption
+    context, and the function may only Decrypt (never make or re-wrap data keys)."""
+    key = secrets_key(physical["SecretsKey"])
+    arn = key.arn
+    c.equal("secrets key: symmetric, enabled", (key.key_spec, key.key_usage, key.enabled),
+            ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", True))
+    c.equal("secrets key: yearly rotation on", bool(key.key_rotation_status), True)
+    c.equal("output SecretsKeyArn and function env DYN53_KMS_KEY",
+            (outputs.get("SecretsKeyArn"), env.get("DYN53_KMS_KEY")), (arn, arn))
+    policy = json.loads(key.policy) if isinstance(key.policy, str) else key.policy
+    context = {"kms:EncryptionContext:dyn53-table": physical["HostTable"]}
+    statements = policy.get("Statement", [])
+    use = [s for s in statements if {"kms:Decrypt", "kms:GenerateDataKey"} & set(
+        s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    c.check("key policy: data keys only with the table's encryption context",
+            use and all(s.get("Condition", {}).get("StringEquals") == context for s in use), use)
+    c.check("key policy: no statement allows kms:* or Encrypt",
+            not any(a in ("kms:*", "kms:Encrypt", "kms:ReEncrypt*") for s in statements
+                    for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])),
+            statements)
+    c.check("key policy: no wildcard principal",
+            all(s.get("Principal") not in ("*", {"AWS": "*"}) for s in statements), statements)
+    fn = by_sid.get("OpenTheTablesDataKey", {})
+    c.equal("function: kms:Decrypt of this key with the table's context, nothing else",
+            (fn.get("Action"), fn.get("Resource"), fn.get("Condition")),
+            ("kms:Decrypt", arn, {"StringEquals": context}))
+    c.check("function: no other KMS action", not any(
+        str(s.get("Action")).startswith("kms") or "'kms:" in str(s.get("Action"))
+        for sid, s in by_sid.items() if sid != "OpenTheTablesDataKey"), by_sid)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 moto checks a caller's actions but not resources or conditions (see least_privilege.py),
 so every call the backend makes is recorded and judged here against the policy exactly as
 the stack renders it: action, resource ARN, and the condition keys the template relies on
-(route53:ChangeResourceRecordSets* and dynamodb:LeadingKeys).
+(route53:ChangeResourceRecordSets*, dynamodb:LeadingKeys, kms:EncryptionContext:*).
 """
 import fnmatch
 import json
@@ -79,6 +79,13 @@ def call_from_http(method, path, headers, body):
                             "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
                         })
         return Call(f"route53:?{method} {p}", "?")
+    if service == "kms":
+        op = headers.get("x-amz-target", "").split(".")[-1]
+        doc = json.loads(body or b"{}")
+        ctx = {f"kms:EncryptionContext:{k}": v
+               for k, v in (doc.get("EncryptionContext") or {}).items()}
+        # The key as the caller named it (dyn53 passes the ARN, so the resource matches).
+        return Call(f"kms:{op}", doc.get("KeyId", "?"), ctx)
     if service == "sns":
         form = urllib.parse.parse_qs((body or b"").decode())
         op = form.get("Action", ["?"])[0]

@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checks  # noqa: E402
 from deploy import deploy  # noqa: E402
-from deploy_check import RECORD_NAMES, role_policy  # noqa: E402
+from deploy_check import RECORD_NAMES, role_policy, secrets_key  # noqa: E402
 from iam_eval import Call, allowed, call_from_http  # noqa: E402
 from motoserver import Moto  # noqa: E402
 
@@ -152,11 +152,12 @@ def v1_set(svc, host, secret, ip="127.0.0.1"):
     return svc.post({"execution_mode": "set", "ddns_hostname": host, "validation_hash": token})
 
 
-def host_add(moto, table, zone_id, name, *flags):
+def host_add(moto, table, zone_id, name, *flags, kms_key):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYN53_"))}
     env.update({"AWS_ENDPOINT_URL": moto.url, "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                "DYN53_TABLE": table, "DYN53_RECORD_NAMES": RECORD_NAMES})
+                "DYN53_TABLE": table, "DYN53_RECORD_NAMES": RECORD_NAMES,
+                "DYN53_KMS_KEY": kms_key})
     r = subprocess.run([BIN, "host", "add", name, "--zone-id", zone_id, *flags], env=env,
                        capture_output=True, text=True, timeout=60)
     m = re.search(r"Secret \(shown only now[^\n]*\n\s+(\S+)", r.stdout)
@@ -182,13 +183,21 @@ def main():
     _, _, physical, _ = deploy(moto, {"HostedZoneIds": zone_id, "RecordNames": RECORD_NAMES})
     table, topic = physical["HostTable"], physical["NotifyTopic"]
     (policy,) = role_policy(moto, physical["Dyn53FunctionRole"])
+    key_arn = secrets_key(physical["SecretsKey"]).arn
+    key_policy = secrets_key(physical["SecretsKey"]).policy
+    key_policy = json.loads(key_policy) if isinstance(key_policy, str) else key_policy
 
-    # The owner's side, before IAM is enforced: hosts added by the real admin CLI.
-    code, home_secret, _ = host_add(moto, table, zone_id, "home.example.com", "--protocols", "2")
+    # The owner's side, before IAM is enforced: hosts added by the real admin CLI, their
+    # secrets sealed with the stack's KMS key (the function must open them).
+    code, home_secret, _ = host_add(moto, table, zone_id, "home.example.com", "--protocols", "2",
+                                    kms_key=key_arn)
     c.equal("host add home.example.com (in RecordNames)", (code, bool(home_secret)), (0, True))
-    code, nas_secret, _ = host_add(moto, table, zone_id, "nas.dyn.example.com")
+    code, nas_secret, _ = host_add(moto, table, zone_id, "nas.dyn.example.com", kms_key=key_arn)
     c.equal("host add nas.dyn.example.com (in RecordNames)", (code, bool(nas_secret)), (0, True))
-    code, www_secret, err = host_add(moto, table, zone_id, "www.example.com")
+    item = moto.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": "host#home.example.com"}})
+    c.check("host secrets sealed in the table (no plaintext attribute)",
+            "secret" not in item["Item"] and "secret_sealed" in item["Item"], sorted(item["Item"]))
+    code, www_secret, err = host_add(moto, table, zone_id, "www.example.com", kms_key=key_arn)
     c.check("host add www.example.com refused: outside RecordNames",
             code == 2 and www_secret is None and "RecordNames" in err, f"exit {code}: {err}")
 
@@ -202,6 +211,9 @@ def main():
         acts = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         s["Action"] = [a for a in acts if a != "dynamodb:PutItem"] or ["dynamodb:DescribeLimits"]
     short_key = user_with(iam, "dyn53-short", short)
+    no_kms = moto_shaped(policy)
+    no_kms["Statement"] = [s for s in no_kms["Statement"] if s["Action"] != "kms:Decrypt"]
+    no_kms_key = user_with(iam, "dyn53-no-kms", no_kms)
     moto.enforce_iam()
 
     # A host item outside RecordNames, written by hand as an owner might (host add refuses).
@@ -267,12 +279,19 @@ def main():
             all(status < 400 or b"ConditionalCheckFailed" in body for _, status, body in calls),
             [(repr(k), s, b) for k, s, b in calls if s >= 400 and b"ConditionalCheckFailed" not in b])
     kinds = sorted({k.action for k, _, _ in calls})
-    c.equal("calls made: reads, writes, Route 53 read and change, publish", kinds, [
+    c.equal("calls made: reads, writes, data key, Route 53 read and change, publish", kinds, [
         "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-        "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "sns:Publish"])
+        "kms:Decrypt", "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
+        "sns:Publish"])
+    c.equal("one kms:Decrypt for the whole run (the data key is kept)",
+            sum(k.action == "kms:Decrypt" for k, _, _ in calls), 1)
     refused = [(repr(k), why) for k, _, _ in calls for ok, why in [allowed(policy, k)] if not ok]
     c.check(f"all {len(calls)} calls allowed by the rendered policy with resources and conditions",
             not refused, refused)
+    # moto does not evaluate key policies (only a Deny on DescribeKey): judged here.
+    kms_refused = [(repr(k), why) for k, _, _ in calls if k.action.startswith("kms:")
+                   for ok, why in [allowed(key_policy, Call(k.action, "*", k.context))] if not ok]
+    c.check("every KMS call also allowed by the key policy", not kms_refused, kms_refused)
     reads = ("dynamodb:GetItem", "dynamodb:BatchGetItem")
     keys = sorted({k.context["dynamodb:LeadingKeys"][0].split("#")[0] + "#"
                    for k, _, _ in calls if k.action not in reads
@@ -304,10 +323,21 @@ def main():
         "a zone not in HostedZoneIds": change(["home.example.com"], zone=f"arn:aws:route53:::hostedzone/{other_zone}"),
         "read another zone": Call("route53:ListResourceRecordSets", f"arn:aws:route53:::hostedzone/{other_zone}"),
         "publish to another topic": Call("sns:Publish", "arn:aws:sns:us-east-1:123456789012:other"),
+        "decrypt for another table": Call("kms:Decrypt", key_arn, {"kms:EncryptionContext:dyn53-table": "other"}),
+        "decrypt without the encryption context": Call("kms:Decrypt", key_arn),
+        "decrypt with another key": Call("kms:Decrypt", key_arn.rsplit("/", 1)[0] + "/other", {"kms:EncryptionContext:dyn53-table": table}),
+        "make a data key": Call("kms:GenerateDataKey", key_arn, {"kms:EncryptionContext:dyn53-table": table}),
+        "encrypt": Call("kms:Encrypt", key_arn, {"kms:EncryptionContext:dyn53-table": table}),
     }
     for name, call in must_refuse.items():
         ok, why = allowed(policy, call)
         c.check(f"policy refuses: {name}", not ok, f"allowed by {why}")
+    for name, call in {
+        "data keys for another table": Call("kms:Decrypt", "*", {"kms:EncryptionContext:dyn53-table": "other"}),
+        "data keys without the encryption context": Call("kms:GenerateDataKey", "*"),
+        "plain encryption": Call("kms:Encrypt", "*", {"kms:EncryptionContext:dyn53-table": table}),
+    }.items():
+        c.check(f"key policy refuses: {name}", not allowed(key_policy, call)[0])
     c.check("policy allows: a deeper name under *.dyn.example.com",
             allowed(policy, change(["a.b.dyn.example.com"], types=("AAAA",)))[0])
 
@@ -333,6 +363,15 @@ def main():
     denied = [repr(k) for k, s, b in rec.take() if s >= 400 and b"AccessDenied" in b]
     c.check("without dynamodb:PutItem a set fails (503) and moto denied the call",
             status == 503 and any("PutItem" in d for d in denied), (status, body, denied))
+    # And without kms:Decrypt a sealed secret cannot be opened: the table alone is not enough.
+    svc = Service(rec.url, no_kms_key, env)
+    try:
+        status, body = v1_set(svc, "nas.dyn.example.com", nas_secret)
+    finally:
+        svc.stop()
+    denied = [repr(k) for k, s, b in rec.take() if s >= 400 and b"AccessDenied" in b]
+    c.check("without kms:Decrypt a sealed host's set fails (503) and moto denied the call",
+            status == 503 and any("kms:Decrypt" in d for d in denied), (status, body, denied))
 
     lint_policy(c, policy)
     c.finish()
