@@ -267,6 +267,7 @@ impl<'a> Session<'a> {
                     ip_mode: mode,
                     signature: fields.sign(secret.expose()),
                     nonce,
+                    lan_prefix: None,
                 })
             }
         };

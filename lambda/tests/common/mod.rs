@@ -387,6 +387,7 @@ pub fn v2_body(
         ip_mode: mode,
         nonce: nonce.to_string(),
         signature,
+        lan_prefix: None,
     })
     .to_json()
 }
