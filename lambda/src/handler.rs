@@ -11,6 +11,7 @@ use crate::clock::now_unix;
 use crate::dns::{Current, Dns, DnsError};
 use crate::dyndns2;
 use crate::host::{name_matches, HostConfig};
+use crate::lan;
 use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
 use crate::notify::{self, Message, Notifier};
@@ -258,7 +259,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             ip_mode: r.ip_mode,
             nonce: &r.nonce,
         };
-        let verify = |secret: &str| fields.verify(secret, &r.signature);
+        let verify = |secret: &str| fields.verify_lan(secret, r.lan_prefix.as_ref(), &r.signature);
         let host = match self.authenticate(&r.hostname, verify, source, tally).await {
             Ok(h) => h,
             Err(resp) => return resp,
@@ -291,6 +292,12 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             _ => {}
         }
+        if r.lan_prefix.is_some() && host.lan.is_empty() {
+            return not_allowed(
+                &host,
+                "this host has no LAN records, so it takes no lan_prefix",
+            );
+        }
         let expires = now + self.policy.nonce_max_age + 60;
         match self.store.spend_nonce(&r.nonce, expires).await {
             // Only a spent, fresh nonce proves the router itself is alive (not a replay).
@@ -301,7 +308,20 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             Err(e) => return self.store_failed(e, tally),
         }
-        self.apply(&host, r.record_type, r.ip, tally).await
+        let resp = self.apply(&host, r.record_type, r.ip, tally).await;
+        match &r.lan_prefix {
+            Some(p) if resp.outcome != Outcome::Error => {
+                let (dns, store, n) = (&self.dns, &self.store, self.notifier.as_ref());
+                match lan::update(dns, store, n, &self.policy, &host, p, &mut tally.counts).await {
+                    Ok(lan::Updated(count)) => Response {
+                        lan_updated: Some(count.into()),
+                        ..resp
+                    },
+                    Err(refused) => refused,
+                }
+            }
+            _ => resp,
+        }
     }
 
     /// Loads the host and checks the caller's proof; one answer for every failure.

@@ -146,6 +146,7 @@ pub fn counts(c: (u32, u32, u32, u32)) -> Counts {
         changed: c.1,
         auth_failure: c.2,
         error: c.3,
+        ..Counts::default()
     }
 }
 
