@@ -292,11 +292,12 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             _ => {}
         }
-        if r.lan_prefix.is_some() && host.lan.is_empty() {
-            return not_allowed(
-                &host,
-                "this host has no LAN records, so it takes no lan_prefix",
-            );
+        // A prefix that cannot apply refuses the whole set, so bad input changes nothing.
+        if let Some(Err(e)) = r
+            .lan_prefix
+            .map(|p| lan::addresses(&host, &p, &self.policy))
+        {
+            return not_allowed(&host, &e.0);
         }
         let expires = now + self.policy.nonce_max_age + 60;
         match self.store.spend_nonce(&r.nonce, expires).await {

@@ -259,6 +259,29 @@ fn old_prefix(current: &Current, len: u8) -> Option<String> {
     }
 }
 
+/// Each LAN record's address inside `prefix`, or why the prefix cannot apply to this host.
+/// The handler calls it before anything is changed, so a refusal changes nothing.
+pub fn addresses(
+    host: &HostConfig,
+    prefix: &LanPrefix,
+    policy: &Policy,
+) -> Result<Vec<(String, IpAddr)>, LanError> {
+    if host.lan.is_empty() {
+        return Err(bad(
+            "this host has no LAN records, so it takes no lan_prefix",
+        ));
+    }
+    // Checked again here: RecordNames can shrink after `host lan add` checked it.
+    check_records(host, &host.lan, policy.record_names.as_deref())?;
+    host.lan
+        .iter()
+        .map(|r| {
+            let ip = address(prefix, &r.id).map_err(|e| bad(format!("{}: {e}", r.name)))?;
+            Ok((r.name.clone(), IpAddr::V6(ip)))
+        })
+        .collect()
+}
+
 fn refused(host: &HostConfig, why: String) -> Response {
     log::warn(format!("{}: LAN update refused: {why}", host.hostname));
     Response::error(ErrorCode::NotAllowed, why)
@@ -281,17 +304,7 @@ pub async fn update<D: Dns, S: HostStore, N: Notifier>(
     prefix: &LanPrefix,
     counts: &mut Counts,
 ) -> Result<Updated, Response> {
-    if host.lan.is_empty() {
-        return Err(refused(host, "this host has no LAN records".into()));
-    }
-    // Checked again here: RecordNames can shrink after `host lan add` checked it.
-    check_records(host, &host.lan, policy.record_names.as_deref())
-        .map_err(|e| refused(host, e.0))?;
-    let mut wanted = Vec::with_capacity(host.lan.len());
-    for r in &host.lan {
-        let ip = address(prefix, &r.id).map_err(|e| refused(host, format!("{}: {e}", r.name)))?;
-        wanted.push((r.name.clone(), IpAddr::V6(ip)));
-    }
+    let wanted = addresses(host, prefix, policy).map_err(|e| refused(host, e.0))?;
     let owner = match random::bytes::<8>() {
         Ok(b) => random::hex(&b),
         Err(e) => {

@@ -1,0 +1,290 @@
+//! LAN records on moto: a router's new IPv6 prefix moves all its LAN hosts' AAAA records in
+//! one ChangeResourceRecordSets call (counted on the Route 53 SDK client itself), an
+//! unchanged prefix changes nothing, and hosts without LAN records refuse a prefix.
+
+mod common;
+
+use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_route53::error::BoxError;
+use aws_sdk_route53::types::RrType;
+use common::{policy, SharedBuf, Stack};
+use dyn53::protocol::{IpMode, LanPrefix, RecordType, Request, Response, SetV2, SignedFields};
+use dyn53_backend::aws::{self, AwsBackend};
+use dyn53_backend::call::{Call, Method};
+use dyn53_backend::handler::Backend;
+use dyn53_backend::lan::LanRecord;
+use dyn53_backend::metrics::Emf;
+use dyn53_backend::retry::Backoff;
+use dyn53_backend::route53::Route53;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Each Route 53 request: `list maxitems=N` or `change`.
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl Calls {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "count Route 53 calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let req = ctx.request();
+        let uri = req.uri().to_string();
+        let call = match req.method() {
+            "POST" if uri.contains("/rrset") => "change".to_string(),
+            "GET" if uri.contains("/rrset") => {
+                let max = uri.split("maxitems=").nth(1).unwrap_or("?");
+                format!("list maxitems={}", max.split('&').next().unwrap_or(max))
+            }
+            m => format!("{m} {uri}"),
+        };
+        self.0.lock().unwrap().push(call);
+        Ok(())
+    }
+}
+
+/// The backend with its Route 53 calls counted.
+fn backend(s: &Stack) -> (AwsBackend<SharedBuf>, Calls, SharedBuf) {
+    let calls = Calls::default();
+    let conf = aws_sdk_route53::config::Builder::from(&s.cfg)
+        .interceptor(calls.clone())
+        .build();
+    let r53 = Route53::new(
+        aws_sdk_route53::Client::from_conf(conf),
+        Backoff::with_budget(Duration::from_secs(5)),
+    );
+    let buf = SharedBuf::default();
+    let b = Backend::new(
+        r53,
+        aws::dynamo(&s.cfg, &s.table),
+        Some(aws::sns(&s.cfg, &s.topic_arn)),
+        Emf::new("dyn53", buf.clone()),
+        policy(),
+        None,
+    );
+    (b, calls, buf)
+}
+
+const ROUTER_IP: &str = "203.0.113.7";
+
+fn call(body: String) -> Call {
+    Call {
+        source: ROUTER_IP.parse().unwrap(),
+        method: Method::Post,
+        query: None,
+        body: body.into_bytes(),
+    }
+}
+
+async fn nonce(b: &AwsBackend<SharedBuf>) -> String {
+    let r = b
+        .answer(call(r#"{"execution_mode":"get","protocol":2}"#.into()))
+        .await;
+    Response::from_json(r.body.as_bytes())
+        .unwrap()
+        .nonce
+        .expect("nonce")
+}
+
+/// A signed v2 set of the router's A record from its source address, with `lan`.
+fn set_body(host: &str, secret: &str, nonce: &str, lan: &str, sign_lan: bool) -> String {
+    let prefix = LanPrefix::parse(lan).unwrap();
+    let ip = ROUTER_IP.parse().unwrap();
+    let fields = SignedFields {
+        hostname: host,
+        record_type: RecordType::A,
+        ip,
+        ip_mode: IpMode::Source,
+        nonce,
+    };
+    let signature = if sign_lan {
+        fields.sign_lan(secret, Some(&prefix))
+    } else {
+        fields.sign(secret)
+    };
+    Request::SetV2(SetV2 {
+        hostname: host.into(),
+        record_type: RecordType::A,
+        ip,
+        ip_mode: IpMode::Source,
+        nonce: nonce.into(),
+        signature,
+        lan_prefix: Some(prefix),
+    })
+    .to_json()
+}
+
+async fn set(b: &AwsBackend<SharedBuf>, host: &str, secret: &str, lan: &str) -> (u16, Response) {
+    let n = nonce(b).await;
+    let r = b.answer(call(set_body(host, secret, &n, lan, true))).await;
+    (r.status, Response::from_json(r.body.as_bytes()).unwrap())
+}
+
+/// The AAAA value of every `dev<i>` LAN record, read with the plain SDK.
+async fn lan_values(s: &Stack, n: usize) -> Vec<Option<String>> {
+    let all = s.records().await;
+    (0..n)
+        .map(|i| {
+            let name = s.name(&format!("dev{i}"));
+            all.iter()
+                .find(|(rn, t, _, _)| *rn == name && t == "AAAA")
+                .map(|(_, _, v, _)| v.join(","))
+        })
+        .collect()
+}
+
+fn changes(calls: &[String]) -> usize {
+    calls.iter().filter(|c| *c == "change").count()
+}
+
+#[tokio::test]
+async fn a_new_prefix_moves_twenty_records_in_one_change_call() {
+    let s = Stack::new("lan20").await;
+    // Records of other hosts in between, as a real zone has.
+    s.put_record(&s.name("www"), RrType::A, "198.51.100.1")
+        .await;
+    s.put_record(&s.name("dev1x"), RrType::Aaaa, "2001:db8:ffff::1")
+        .await;
+    let home = s.name("home");
+    let secret = s
+        .add_host("home", |h| {
+            h.lan = (0..20)
+                .map(|i| {
+                    let id = if i == 7 {
+                        "eui64:00:11:22:33:44:55".to_string()
+                    } else {
+                        format!("::{:x}", 0x100 + i)
+                    };
+                    LanRecord::parse(&format!("{}={id}", s.name(&format!("dev{i}")))).unwrap()
+                })
+                .collect();
+        })
+        .await;
+    let (b, calls, metrics) = backend(&s);
+
+    // First prefix: the router's A record and then all 20 LAN records are created.
+    let (status, r) = set(&b, &home, &secret, "2001:db8:1::/56").await;
+    assert_eq!(status, 201, "{r:?}");
+    assert_eq!(r.lan_updated, Some(20), "{r:?}");
+    let first = calls.take();
+    assert_eq!(changes(&first), 2, "A record + one LAN batch: {first:?}");
+
+    // The ISP hands out a new prefix: one read of the LAN records, one batch of 20.
+    let (status, r) = set(&b, &home, &secret, "2001:db8:7::/56").await;
+    assert_eq!(status, 200, "the router's own A record is unchanged: {r:?}");
+    assert_eq!(r.lan_updated, Some(20), "{r:?}");
+    let moved = calls.take();
+    assert_eq!(changes(&moved), 1, "exactly one change call: {moved:?}");
+    assert_eq!(
+        moved.iter().filter(|c| *c == "list maxitems=300").count(),
+        1,
+        "one listing page for all 20: {moved:?}"
+    );
+    let values = lan_values(&s, 20).await;
+    for (i, v) in values.iter().enumerate() {
+        let want = if i == 7 {
+            "2001:db8:7:0:211:22ff:fe33:4455".to_string()
+        } else {
+            format!("2001:db8:7::{:x}", 0x100 + i)
+        };
+        assert_eq!(v.as_deref(), Some(want.as_str()), "dev{i}");
+    }
+    assert_eq!(
+        s.record(&s.name("dev1x"), RecordType::Aaaa)
+            .await
+            .unwrap()
+            .0,
+        ["2001:db8:ffff::1"],
+        "records that are not LAN records stay"
+    );
+    let texts = s.sns_texts();
+    let summary: Vec<&String> = texts.iter().filter(|t| t.contains(" LAN ")).collect();
+    assert_eq!(summary.len(), 2, "one message per change: {texts:?}");
+    assert!(
+        summary[1].contains(&format!(
+            "{home} LAN prefix 2001:db8:1::/56 -> 2001:db8:7::/56, 20 records updated"
+        )),
+        "{}",
+        summary[1]
+    );
+    let lan_metric: Vec<u32> = metrics
+        .metrics()
+        .iter()
+        .map(|(_, c)| c.lan_changed)
+        .collect();
+    assert_eq!(lan_metric, [20, 20]);
+
+    // The same prefix again: nothing is written, nothing is sent.
+    let (status, r) = set(&b, &home, &secret, "2001:db8:7::/56").await;
+    assert_eq!(status, 200, "{r:?}");
+    assert_eq!(r.lan_updated, Some(0));
+    let again = calls.take();
+    assert_eq!(changes(&again), 0, "{again:?}");
+    assert_eq!(s.sns_texts().len(), texts.len());
+    assert_eq!(lan_values(&s, 20).await, values);
+}
+
+#[tokio::test]
+async fn prefixes_are_refused_where_they_cannot_apply() {
+    let s = Stack::new("lanno").await;
+    let plain = s.name("plain");
+    let plain_secret = s.add_host("plain", |_| {}).await;
+    let home = s.name("home");
+    let secret = s
+        .add_host("home", |h| {
+            h.lan = vec![
+                LanRecord::parse(&format!("{}=::1234", s.name("nas"))).unwrap(),
+                LanRecord::parse(&format!("{}=0:0:0:20::5", s.name("cam"))).unwrap(),
+            ];
+        })
+        .await;
+    let (b, calls, _) = backend(&s);
+
+    // A host without LAN records: refused, its own record untouched too.
+    let (status, r) = set(&b, &plain, &plain_secret, "2001:db8:1::/56").await;
+    assert_eq!(status, 403, "{r:?}");
+    assert!(r.message.contains("no LAN records"), "{}", r.message);
+
+    // An identifier that reaches into the prefix (cam's subnet under a /64): nothing moves.
+    let (status, r) = set(&b, &home, &secret, "2001:db8:1:10::/64").await;
+    assert_eq!(status, 403, "{r:?}");
+    assert!(r.message.contains("reaches into the /64"), "{}", r.message);
+
+    // A prefix outside the rules never reaches the host.
+    let n = nonce(&b).await;
+    let body = set_body(&home, &secret, &n, "2001:db8:1::/56", true)
+        .replace("2001:db8:1::/56", "2001:db8:1::/72");
+    let reply = b.answer(call(body)).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+
+    // An old client's signature (six lines) with a prefix added on the way: auth failure.
+    let n = nonce(&b).await;
+    let reply = b
+        .answer(call(set_body(&home, &secret, &n, "2001:db8:1::/56", false)))
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(reply.body.contains("\"error\":\"auth\""), "{}", reply.body);
+
+    let seen = calls.take();
+    assert_eq!(
+        changes(&seen),
+        0,
+        "refused before anything changed: {seen:?}"
+    );
+    assert!(s.record(&plain, RecordType::A).await.is_none());
+    assert!(s.record(&home, RecordType::A).await.is_none());
+    assert!(s.record(&s.name("nas"), RecordType::Aaaa).await.is_none());
+}
