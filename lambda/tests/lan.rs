@@ -8,7 +8,7 @@ use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_route53::error::BoxError;
 use aws_sdk_route53::types::RrType;
-use common::{policy, SharedBuf, Stack};
+use common::{admin, admin_with, policy, SharedBuf, Stack};
 use dyn53::protocol::{IpMode, LanPrefix, RecordType, Request, Response, SetV2, SignedFields};
 use dyn53_backend::aws::{self, AwsBackend};
 use dyn53_backend::call::{Call, Method};
@@ -287,4 +287,130 @@ async fn prefixes_are_refused_where_they_cannot_apply() {
     assert!(s.record(&plain, RecordType::A).await.is_none());
     assert!(s.record(&home, RecordType::A).await.is_none());
     assert!(s.record(&s.name("nas"), RecordType::Aaaa).await.is_none());
+}
+
+/// Host item's LAN list, read with the backend's own decoder from a plain GetItem.
+async fn lan_of(s: &Stack, host: &str) -> Vec<String> {
+    let out = aws_sdk_dynamodb::Client::new(&s.cfg)
+        .get_item()
+        .table_name(&s.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("host#{host}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let item = out.item().expect("host item");
+    dyn53_backend::dynamo::host_from_item(item, true)
+        .unwrap()
+        .lan
+        .iter()
+        .map(|r| r.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn admin_cli_manages_lan_records_and_refuses_bad_input() {
+    let s = Stack::new("lanadmin").await;
+    let home = s.name("home");
+    let (nas, cam, tv) = (s.name("nas"), s.name("cam"), s.name("tv"));
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let o = admin(
+        &s,
+        &[
+            "host",
+            "add",
+            &home,
+            "--zone-id",
+            &s.zone_id,
+            "--lan",
+            &format!("{nas}=::1234"),
+            "--lan",
+            &format!("{cam}=eui64:00:11:22:33:44:55"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        lan_of(&s, &home).await,
+        [
+            format!("{nas}=::1234"),
+            format!("{cam}=eui64:00:11:22:33:44:55")
+        ]
+    );
+    let o = admin(
+        &s,
+        &["host", "lan", "add", &home, &format!("{tv}=::a:b:c:d")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = admin(&s, &["host", "lan", "list", &home]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("{nas}=::1234\n{cam}=eui64:00:11:22:33:44:55\n{tv}=::a:b:c:d\n")
+    );
+    let o = admin(&s, &["host", "lan", "remove", &home, &cam]);
+    assert!(o.status.success(), "{}", text(&o));
+    let kept = [format!("{nas}=::1234"), format!("{tv}=::a:b:c:d")];
+    assert_eq!(lan_of(&s, &home).await, kept);
+
+    // Bad input: exit 2, a message naming the problem, the item unchanged.
+    let outside = "nas.example.org=::1".to_string();
+    let too_many: Vec<String> = (0..50)
+        .map(|i| format!("{}=::{:x}", s.name(&format!("d{i}")), i + 1))
+        .collect();
+    let mut many_args = vec!["host", "lan", "add", home.as_str()];
+    many_args.extend(too_many.iter().map(String::as_str));
+    for (args, env, why) in [
+        (
+            vec!["host", "lan", "add", home.as_str(), outside.as_str()],
+            vec![],
+            "not inside",
+        ),
+        (
+            vec!["host", "lan", "add", home.as_str(), &home],
+            vec![],
+            "NAME=IDENTIFIER",
+        ),
+        (
+            vec![
+                "host",
+                "lan",
+                "add",
+                home.as_str(),
+                "x.lanadmin.example.net=2001:db8::1",
+            ],
+            vec![],
+            "first 48",
+        ),
+        (
+            vec!["host", "lan", "remove", home.as_str(), &cam],
+            vec![],
+            "no LAN record",
+        ),
+        (many_args.clone(), vec![], "at most 50"),
+        (
+            vec![
+                "host",
+                "lan",
+                "add",
+                home.as_str(),
+                "y.lanadmin.example.net=::9",
+            ],
+            vec![("DYN53_RECORD_NAMES", "home.lanadmin.example.net")],
+            "RecordNames",
+        ),
+    ] {
+        let o = admin_with(&s, &args, &env, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(why), "{args:?}: {}", text(&o));
+        assert_eq!(lan_of(&s, &home).await, kept, "{args:?} wrote");
+    }
+    let o = admin(&s, &["host", "lan", "list", &s.name("nobody")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
