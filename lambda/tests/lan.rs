@@ -3,6 +3,10 @@
 //! unchanged prefix changes nothing, and hosts without LAN records refuse a prefix.
 
 mod common;
+// Only client_bin is used here.
+#[allow(dead_code)]
+#[path = "support/router.rs"]
+mod router;
 
 use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -413,4 +417,98 @@ async fn admin_cli_manages_lan_records_and_refuses_bad_input() {
     }
     let o = admin(&s, &["host", "lan", "list", &s.name("nobody")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn dyn53_update_lan_prefix_end_to_end() {
+    use common::service::{backend_bin, Service};
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    let s = Stack::new("lan-e2e").await;
+    let svc = Service::start(&s, "127.0.0.1:0", &[], &[]);
+    let url = format!("http://{}/", svc.addr);
+    let host = s.name("home");
+    let lan: Vec<String> = ["nas=::1234", "cam=eui64:00:11:22:33:44:55", "tv=::a:b:c:d"]
+        .iter()
+        .map(|spec| {
+            let (label, id) = spec.split_once('=').unwrap();
+            format!("{}={id}", s.name(label))
+        })
+        .collect();
+    let mut args = vec![
+        "host",
+        "add",
+        host.as_str(),
+        "--zone-id",
+        &s.zone_id,
+        "--url",
+        &url,
+    ];
+    for l in &lan {
+        args.extend(["--lan", l.as_str()]);
+    }
+    let o = Command::new(backend_bin())
+        .args(&args)
+        .envs(s.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let added = String::from_utf8_lossy(&o.stdout).into_owned();
+    let conf = added
+        .split("Asuswrt-Merlin: ")
+        .nth(1)
+        .and_then(|rest| rest.split_once('\n'))
+        .map(|(_, body)| body.to_string())
+        .expect("Merlin config printed");
+    let dir = std::env::temp_dir().join(format!("dyn53-lan-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dyn53.conf");
+    std::fs::write(&path, &conf).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let update = |prefix: &str| {
+        let o = Command::new(router::client_bin())
+            .arg("-c")
+            .arg(&path)
+            .args(["--lan-prefix", prefix, "update"])
+            .env_clear()
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let st = &s;
+    let aaaa = |label: &str| {
+        let name = st.name(label);
+        async move {
+            st.record(&name, RecordType::Aaaa)
+                .await
+                .map(|r| r.0.join(","))
+        }
+    };
+
+    let (code, out, err) = update("2001:db8:1:10::/64");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("LAN records updated: 3"), "{err}");
+    assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:1:10::1234"));
+    let (code, _, err) = update("2001:db8:9:20::/64");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("LAN records updated: 3"), "{err}");
+    assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
+    assert_eq!(
+        aaaa("cam").await.as_deref(),
+        Some("2001:db8:9:20:211:22ff:fe33:4455")
+    );
+    assert_eq!(aaaa("tv").await.as_deref(), Some("2001:db8:9:20:a:b:c:d"));
+    let (code, _, err) = update("2001:db8:9:20::/64");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("LAN records updated: 0"), "{err}");
+    // A prefix the client can tell is wrong is never sent.
+    let (code, _, err) = update("fd00:1:2:3::/64");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("global unicast"), "{err}");
+    assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
