@@ -341,7 +341,7 @@ pub async fn update<D: Dns, S: HostStore, N: Notifier>(
         return Ok(Updated(0));
     }
     log::info(format!(
-        "{} LAN prefix {} -> {prefix}: {count} records updated",
+        "{} LAN prefix {} -> {prefix}: {count} records updated in one change batch",
         host.hostname,
         old.as_deref().unwrap_or("none")
     ));
