@@ -340,7 +340,7 @@ pub fn parse(
                     "unknown host command {other:?} (add, list, rotate, remove, lan)"
                 ))
             }
-            None => return Err("host needs a command: add, list, rotate, remove or lan".into()),
+            None => return Err("host needs a command: add, list, rotate or remove, or lan".into()),
         },
         Some("import") => {
             let sources = [
