@@ -267,8 +267,8 @@ pub async fn host_lan_add(
     check_records(&host, &lan, record_names).map_err(|e| AdminError::Input(e.0))?;
     write_lan(table, &host, &lan).await?;
     Ok(format!(
-        "{hostname}: {} LAN record(s) set; it has {} now. They follow the prefix its router \
-         sends (`lan_prefix` on, see README \"LAN hosts\").\n",
+        "{hostname}: {} LAN record(s) set; it has {} now. They follow the LAN prefix its \
+         router sends (`dyn53 update --lan-prefix`; README \"LAN hosts\").\n",
         records.len(),
         lan.len()
     ))
