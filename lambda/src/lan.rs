@@ -332,7 +332,10 @@ pub async fn update<D: Dns, S: HostStore, N: Notifier>(
     let (count, old) = match result {
         Ok(done) => done,
         Err(resp) => {
-            counts.error = 1;
+            // A rate limit is the owner's policy at work, not a server-side failure.
+            if resp.error != Some(ErrorCode::RateLimited) {
+                counts.error = 1;
+            }
             return Err(resp);
         }
     };

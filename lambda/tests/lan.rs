@@ -16,11 +16,12 @@ use common::{admin, admin_with, policy, SharedBuf, Stack};
 use dyn53::protocol::{IpMode, LanPrefix, RecordType, Request, Response, SetV2, SignedFields};
 use dyn53_backend::aws::{self, AwsBackend};
 use dyn53_backend::call::{Call, Method};
-use dyn53_backend::handler::Backend;
+use dyn53_backend::handler::{Backend, Policy};
 use dyn53_backend::lan::LanRecord;
 use dyn53_backend::metrics::Emf;
 use dyn53_backend::retry::Backoff;
 use dyn53_backend::route53::Route53;
+use dyn53_backend::store::RateLimit;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,6 +63,10 @@ impl Intercept for Calls {
 
 /// The backend with its Route 53 calls counted.
 fn backend(s: &Stack) -> (AwsBackend<SharedBuf>, Calls, SharedBuf) {
+    backend_with(s, policy())
+}
+
+fn backend_with(s: &Stack, policy: Policy) -> (AwsBackend<SharedBuf>, Calls, SharedBuf) {
     let calls = Calls::default();
     let conf = aws_sdk_route53::config::Builder::from(&s.cfg)
         .interceptor(calls.clone())
@@ -76,7 +81,7 @@ fn backend(s: &Stack) -> (AwsBackend<SharedBuf>, Calls, SharedBuf) {
         aws::dynamo(&s.cfg, &s.table),
         Some(aws::sns(&s.cfg, &s.topic_arn)),
         Emf::new("dyn53", buf.clone()),
-        policy(),
+        policy,
         None,
     );
     (b, calls, buf)
@@ -511,4 +516,38 @@ async fn dyn53_update_lan_prefix_end_to_end() {
     assert!(err.contains("global unicast"), "{err}");
     assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_lan_change_counts_against_the_change_limit() {
+    let s = Stack::new("lanlimit").await;
+    let home = s.name("home");
+    let secret = s
+        .add_host("home", |h| {
+            h.lan = vec![LanRecord::parse(&format!("{}=::1234", s.name("nas"))).unwrap()];
+        })
+        .await;
+    // Two changes per hour: the router's A record and one LAN batch.
+    let p = Policy {
+        change_limit: RateLimit {
+            max: 2,
+            window: 3600,
+        },
+        ..policy()
+    };
+    let (b, calls, metrics) = backend_with(&s, p);
+    let (status, r) = set(&b, &home, &secret, "2001:db8:1::/56").await;
+    assert_eq!((status, r.lan_updated), (201, Some(1)), "{r:?}");
+    calls.take();
+    let (status, r) = set(&b, &home, &secret, "2001:db8:7::/56").await;
+    assert_eq!(status, 429, "{r:?}");
+    assert_eq!(changes(&calls.take()), 0);
+    let nas = s.record(&s.name("nas"), RecordType::Aaaa).await.unwrap().0;
+    assert_eq!(nas, ["2001:db8:1::1234"]);
+    let last = metrics.metrics().pop().unwrap().1;
+    assert_eq!(
+        (last.error, last.lan_changed),
+        (0, 0),
+        "a limit is not an error"
+    );
 }
