@@ -295,8 +295,11 @@ mod tests {
             "1",
             "--dry-run",
             "-q",
+            "--lan-prefix",
+            "2001:db8:1:10::/64",
         ]);
         assert_eq!(a.config, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(a.lan_prefix.as_deref(), Some("2001:db8:1:10::/64"));
         assert_eq!(a.hostnames, ["a.example.com", "b.example.com:AAAA"]);
         assert!(a.explicit_ip && a.dry_run);
         assert_eq!(a.verbosity, Some(Verbosity::Quiet));

@@ -515,6 +515,24 @@ async fn dyn53_update_lan_prefix_end_to_end() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("global unicast"), "{err}");
     assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
+    // Protocol 1 has no signed field to carry it.
+    let o = Command::new(router::client_bin())
+        .arg("-c")
+        .arg(&path)
+        .args([
+            "--protocol",
+            "1",
+            "--lan-prefix",
+            "2001:db8:5::/56",
+            "update",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--lan-prefix needs protocol 2"), "{err}");
+    assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
