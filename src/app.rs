@@ -7,7 +7,7 @@ use crate::config::{self, Protocol, Record, Settings};
 use crate::error::{Error, EXIT_PERMANENT};
 use crate::logging as log;
 use crate::logging::{self, Verbosity};
-use crate::protocol::{is_behind_nat, RecordType};
+use crate::protocol::{is_behind_nat, LanPrefix, RecordType};
 use crate::retry::Deadline;
 use std::io::Write;
 use std::net::IpAddr;
@@ -186,13 +186,23 @@ fn update(
             )));
         }
     }
+    let lan = match &args.lan_prefix {
+        None => None,
+        Some(_) if settings.protocol != Protocol::V2 => {
+            return Err(Error::Config("--lan-prefix needs protocol 2".into()))
+        }
+        Some(p) => {
+            Some(LanPrefix::parse(p).map_err(|e| Error::Usage(format!("--lan-prefix: {e}")))?)
+        }
+    };
     note_hint(hint, records);
     let session = Session::new(
         settings,
         Deadline::after(settings.timeout),
         hint,
         args.dry_run,
-    )?;
+    )?
+    .lan_prefix(lan);
     each_record(records, |r| {
         let result = session.update(r, secret);
         entries.push(crate::status::entry(r, &result, crate::status::now()));

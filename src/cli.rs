@@ -50,6 +50,10 @@ Options:
                             CGNAT address means double NAT, and the backend's view is used
       --explicit-ip         protocol 2: sign and send --ip as the address instead of the
                             source address (only if the backend allows it for the host)
+      --lan-prefix PREFIX   protocol 2: also send the router's IPv6 LAN prefix (like
+                            2001:db8:1:10::/64; global, /48 to /64), signed, with the
+                            first record's set; the backend moves the host's LAN records
+                            (AAAA records of devices behind the router) into it
       --interface NAME      only records whose interface is NAME; records without an
                             interface follow wan, wan6 and wan_6 (PPPoE's IPv6 side)
                             (OpenWrt hotplug passes $INTERFACE)
@@ -133,6 +137,8 @@ pub struct Args {
     pub ip: Option<String>,
     /// `--explicit-ip`.
     pub explicit_ip: bool,
+    /// `--lan-prefix`.
+    pub lan_prefix: Option<String>,
     /// `--interface`.
     pub interface: Option<String>,
     /// `--protocol`.
@@ -198,6 +204,7 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
         protocol: p.opt_value_from_str("--protocol").map_err(usage)?,
         timeout: p.opt_value_from_str("--timeout").map_err(usage)?,
         explicit_ip: p.contains("--explicit-ip"),
+        lan_prefix: p.opt_value_from_str("--lan-prefix").map_err(usage)?,
         dry_run: p.contains("--dry-run"),
         ..Args::default()
     };
@@ -288,8 +295,11 @@ mod tests {
             "1",
             "--dry-run",
             "-q",
+            "--lan-prefix",
+            "2001:db8:1:10::/64",
         ]);
         assert_eq!(a.config, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(a.lan_prefix.as_deref(), Some("2001:db8:1:10::/64"));
         assert_eq!(a.hostnames, ["a.example.com", "b.example.com:AAAA"]);
         assert!(a.explicit_ip && a.dry_run);
         assert_eq!(a.verbosity, Some(Verbosity::Quiet));

@@ -8,11 +8,12 @@ use crate::error::Error;
 use crate::logging as log;
 use crate::protocol::auth::nonce_syntax_ok;
 use crate::protocol::{
-    is_behind_nat, v1_token, ErrorCode, IpMode, Outcome, RecordType, Request, Response, SetV1,
-    SetV2, SignedFields,
+    is_behind_nat, v1_token, ErrorCode, IpMode, LanPrefix, Outcome, RecordType, Request, Response,
+    SetV1, SetV2, SignedFields,
 };
 use crate::retry::{retry, Deadline};
 use crate::transport::{Answer, Sent, Transport};
+use std::cell::Cell;
 use std::net::IpAddr;
 
 /// Longest backend message shown in a log line.
@@ -88,9 +89,19 @@ pub struct Session<'a> {
     deadline: Deadline,
     hint: Option<IpAddr>,
     dry_run: bool,
+    /// The LAN prefix still to send (with the first set that succeeds).
+    lan: Cell<Option<LanPrefix>>,
 }
 
 impl<'a> Session<'a> {
+    /// Sends `lan` (the router's LAN prefix) with the first set of the run.
+    pub fn lan_prefix(self, lan: Option<LanPrefix>) -> Self {
+        Session {
+            lan: Cell::new(lan),
+            ..self
+        }
+    }
+
     /// Prepares a session; `hint` is `--ip`. Fails on a missing url or a bad `ca_file`.
     pub fn new(
         settings: &'a Settings,
@@ -105,6 +116,7 @@ impl<'a> Session<'a> {
             deadline,
             hint,
             dry_run,
+            lan: Cell::new(None),
         })
     }
 
@@ -260,19 +272,25 @@ impl<'a> Session<'a> {
                     ip_mode: mode,
                     nonce: &nonce,
                 };
+                let lan = self.lan.get();
                 Request::SetV2(SetV2 {
                     hostname: record.hostname.clone(),
                     record_type: record.record_type,
                     ip,
                     ip_mode: mode,
-                    signature: fields.sign(secret.expose()),
+                    signature: fields.sign_lan(secret.expose(), lan.as_ref()),
                     nonce,
+                    lan_prefix: lan,
                 })
             }
         };
         log::debug!("{record}: set {ip} ({} mode)", mode.as_str());
         let answer = self.send(record.record_type, &request)?;
         let r = self.read(&answer, "a set")?;
+        if let Some(n) = r.lan_updated {
+            self.lan.set(None);
+            log::info!("{record}: LAN records updated: {n}");
+        }
         match (r.outcome, r.ip) {
             // dyn53's answer names the previous address (none: the record did not exist).
             (Outcome::Changed, Some(new)) => Ok(RecordResult::Changed {

@@ -1,4 +1,5 @@
-//! Admin commands: `host add|list|rotate|remove|seal`, `zone-id`, `table create`.
+//! Admin commands: `host add|list|rotate|remove|seal`, `host lan add|remove|list`,
+//! `zone-id`, `table create`.
 //!
 //! Every command validates all input before its single write, so bad input changes nothing.
 //! Secrets are printed only by `host add` and `host rotate`, once.
@@ -11,9 +12,10 @@ use crate::host::{
     check_secret, name_in_zone, name_matches, weak_secret_warning, HostConfig, NotifyPrefs,
     Protocols,
 };
+use crate::lan::{check_records, LanRecord};
 use crate::random;
 use crate::sealed::{self, SealError};
-use crate::store::StoreError;
+use crate::store::{HostStore, StoreError};
 use dyn53::protocol::RecordType;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -86,6 +88,8 @@ pub struct AddHost {
     pub record_names: Option<Vec<String>>,
     /// A file holding the secret to keep (instead of a new random one).
     pub secret_file: Option<PathBuf>,
+    /// LAN records (`--lan NAME=IDENTIFIER`, repeatable).
+    pub lan: Vec<LanRecord>,
 }
 
 /// Reads a secret the owner keeps in a file (one line; the newline is not part of it).
@@ -151,6 +155,9 @@ pub async fn host_add(
     host.public_ip_only = req.public_ip_only;
     host.notify = req.notify;
     host.created = Some(now_unix());
+    host.lan = req.lan;
+    check_records(&host, &host.lan, req.record_names.as_deref())
+        .map_err(|e| AdminError::Input(e.0))?;
     if !table.put_new_host(&host).await? {
         return Err(AdminError::Exists(format!(
             "{} already exists; use `host rotate` for a new secret or `host remove` first",
@@ -230,6 +237,107 @@ pub async fn host_remove(table: &Dynamo, hostname: &str) -> Result<String, Admin
     }
 }
 
+/// The host item of `hostname`, for the `host lan` commands.
+async fn existing_host(table: &Dynamo, hostname: &str) -> Result<HostConfig, AdminError> {
+    let unusable = |why: String| {
+        AdminError::Input(format!(
+            "the item of {hostname} is unusable ({why}); fix it first"
+        ))
+    };
+    match table.load(hostname).await {
+        Ok(loaded) => match loaded.host {
+            Ok(Some(h)) => Ok(h),
+            Err(why) => Err(unusable(why)),
+            Ok(None) => Err(AdminError::NotFound(format!(
+                "no host {hostname} in the table"
+            ))),
+        },
+        Err(StoreError::BadItem(why)) => Err(unusable(why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes a host's new LAN list if it still holds the one read (else says to retry).
+async fn write_lan(table: &Dynamo, host: &HostConfig, new: &[LanRecord]) -> Result<(), AdminError> {
+    if table.set_lan(&host.hostname, &host.lan, new).await? {
+        Ok(())
+    } else {
+        Err(AdminError::Aws(format!(
+            "{} changed (or was removed) while this ran; nothing written, run it again",
+            host.hostname
+        )))
+    }
+}
+
+/// `host lan add`: adds LAN records (or changes the identifier of ones it names again).
+pub async fn host_lan_add(
+    table: &Dynamo,
+    hostname: &str,
+    records: Vec<LanRecord>,
+    record_names: Option<&[String]>,
+) -> Result<String, AdminError> {
+    let host = existing_host(table, hostname).await?;
+    let mut lan = host.lan.clone();
+    for r in &records {
+        if records.iter().filter(|o| o.name == r.name).count() > 1 {
+            return Err(AdminError::Input(format!(
+                "LAN record {} is given twice",
+                r.name
+            )));
+        }
+        match lan.iter_mut().find(|o| o.name == r.name) {
+            Some(o) => o.id = r.id,
+            None => lan.push(r.clone()),
+        }
+    }
+    check_records(&host, &lan, record_names).map_err(|e| AdminError::Input(e.0))?;
+    write_lan(table, &host, &lan).await?;
+    Ok(format!(
+        "{hostname}: {} LAN record(s) set; it has {} now. They follow the LAN prefix its \
+         router sends (`dyn53 update --lan-prefix`; README \"LAN hosts\").\n",
+        records.len(),
+        lan.len()
+    ))
+}
+
+/// `host lan remove`: removes LAN records by name (their DNS records stay as they are).
+pub async fn host_lan_remove(
+    table: &Dynamo,
+    hostname: &str,
+    names: &[String],
+) -> Result<String, AdminError> {
+    let host = existing_host(table, hostname).await?;
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !host.lan.iter().any(|r| &r.name == *n))
+    {
+        return Err(AdminError::NotFound(format!(
+            "{hostname} has no LAN record {missing}; nothing removed"
+        )));
+    }
+    let lan: Vec<LanRecord> = host
+        .lan
+        .iter()
+        .filter(|r| !names.contains(&r.name))
+        .cloned()
+        .collect();
+    write_lan(table, &host, &lan).await?;
+    Ok(format!(
+        "{hostname}: removed {} LAN record(s); {} left. Their DNS records were left as they are.\n",
+        names.len(),
+        lan.len()
+    ))
+}
+
+/// `host lan list`: one `name=identifier` per line.
+pub async fn host_lan_list(table: &Dynamo, hostname: &str) -> Result<String, AdminError> {
+    let host = existing_host(table, hostname).await?;
+    if host.lan.is_empty() {
+        return Ok(format!("{hostname} has no LAN records.\n"));
+    }
+    Ok(host.lan.iter().map(|r| format!("{r}\n")).collect())
+}
+
 /// Lists hosts, never their secrets.
 pub async fn host_list(table: &Dynamo) -> Result<String, AdminError> {
     let hosts = table.list_hosts().await?;
@@ -243,6 +351,7 @@ pub async fn host_list(table: &Dynamo) -> Result<String, AdminError> {
         "EXPLICIT_IP",
         "NOTIFY",
         "ADDED",
+        "LAN",
     ]
     .map(String::from)];
     let mut bad = Vec::new();
@@ -258,6 +367,7 @@ pub async fn host_list(table: &Dynamo) -> Result<String, AdminError> {
                 if h.allow_explicit_ip { "yes" } else { "no" }.into(),
                 notify_text(h.notify),
                 h.created.map_or_else(|| "-".into(), utc_date),
+                h.lan.len().to_string(),
             ]),
             Err(why) => bad.push(format!("# unusable host item: {why}\n")),
         }
@@ -265,7 +375,7 @@ pub async fn host_list(table: &Dynamo) -> Result<String, AdminError> {
     if rows.len() == 1 && bad.is_empty() {
         return Ok(format!("No hosts in table {}.\n", table.table()));
     }
-    let mut widths = [0usize; 9];
+    let mut widths = [0usize; 10];
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.len());

@@ -7,6 +7,7 @@ use crate::host::{
     split_list, NotifyPrefs, DEFAULT_TTL,
 };
 use crate::import::{ImportOptions, Source};
+use crate::lan::LanRecord;
 use crate::settings_table;
 use dyn53::protocol::RecordType;
 use hyper::header::HeaderName;
@@ -35,11 +36,15 @@ Usage:
                 [--protocols 1,2[,dyndns2]] [--allow-explicit-ip [--allow-private-ip]]
                 [--no-notify-change] [--no-notify-auth-failure] [--no-notify-error]
                 [--url FUNCTION_URL] [--record-names LIST] [--secret-file FILE]
+                [--lan NAME=IDENTIFIER ...]
                                       add a host; prints its secret once and client configs.
                                       Explicit IPs must be public unless --allow-private-ip.
                                       LIST (default DYN53_RECORD_NAMES, the stack's RecordNames
                                       output): names the function may change; others refused.
                                       --secret-file: keep the secret in FILE, never printed
+                                      --lan: an AAAA record of a device behind the router that
+                                      follows its LAN prefix; IDENTIFIER is a fixed suffix
+                                      (::1234, ::a:b:c:d) or eui64:MAC; at most 50 per host
   dyn53-backend host list             list hosts (never secrets)
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
@@ -47,6 +52,12 @@ Usage:
   dyn53-backend host seal [--dry-run] seal the secrets still stored in plaintext (hosts added
                                       before sealing or without DYN53_KMS_KEY) with the
                                       DYN53_KMS_KEY data key; --dry-run only lists them
+  dyn53-backend host lan add HOSTNAME NAME=IDENTIFIER... [--record-names LIST]
+                                      add LAN records (or change their identifiers)
+  dyn53-backend host lan remove HOSTNAME NAME...
+                                      remove LAN records (their DNS records stay)
+  dyn53-backend host lan list HOSTNAME
+                                      list a host's LAN records
   dyn53-backend import (--from-dynamodb TABLE | --from-file FILE)
                 [--protocols 1,2[,dyndns2]] [--allow-explicit-ip] [--dry-run]
                                       add the hosts of a reference deployment (2023 DynamoDB
@@ -101,6 +112,27 @@ pub enum Command {
         /// Only list the plaintext secrets.
         dry_run: bool,
     },
+    /// `host lan add`.
+    HostLanAdd {
+        /// The router's host.
+        hostname: String,
+        /// Records to add or change.
+        records: Vec<LanRecord>,
+        /// The stack's RecordNames, if given.
+        record_names: Option<Vec<String>>,
+    },
+    /// `host lan remove`.
+    HostLanRemove {
+        /// The router's host.
+        hostname: String,
+        /// Names of the records to remove.
+        names: Vec<String>,
+    },
+    /// `host lan list`.
+    HostLanList {
+        /// The router's host.
+        hostname: String,
+    },
     /// `zone-id`.
     ZoneId {
         /// Domain to look up.
@@ -139,6 +171,38 @@ fn url(args: &mut Arguments, env_url: Option<String>) -> Result<Option<String>, 
         )),
         u => Ok(u),
     }
+}
+
+/// Every remaining free argument (after all options were taken).
+fn rest(args: Arguments, what: &str) -> Result<Vec<String>, String> {
+    let rest: Vec<String> = args
+        .finish()
+        .into_iter()
+        .map(|a| a.into_string().map_err(|_| format!("{what} is not UTF-8")))
+        .collect::<Result<_, _>>()?;
+    if let Some(flag) = rest.iter().find(|a| a.starts_with('-')) {
+        return Err(format!("unexpected argument {flag}"));
+    }
+    if rest.is_empty() {
+        return Err(format!("{what} is missing"));
+    }
+    Ok(rest)
+}
+
+fn record_names(args: &mut Arguments) -> Result<Option<Vec<String>>, String> {
+    match text(args, "--record-names")? {
+        Some(l) => Ok(Some(
+            parse_record_names(&l).map_err(|e| format!("--record-names: {e}"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn lan_records(specs: &[String], what: &str) -> Result<Vec<LanRecord>, String> {
+    specs
+        .iter()
+        .map(|s| LanRecord::parse(s).map_err(|e| format!("{what}: {e}")))
+        .collect()
 }
 
 fn finish(args: Arguments) -> Result<(), String> {
@@ -209,12 +273,13 @@ pub fn parse(
                 if allow_private_ip && !allow_explicit_ip {
                     return Err("--allow-private-ip needs --allow-explicit-ip".into());
                 }
-                let record_names = match text(&mut args, "--record-names")? {
-                    Some(l) => {
-                        Some(parse_record_names(&l).map_err(|e| format!("--record-names: {e}"))?)
-                    }
-                    None => None,
-                };
+                let record_names = record_names(&mut args)?;
+                let lan = lan_records(
+                    &args
+                        .values_from_str::<_, String>("--lan")
+                        .map_err(|e| format!("--lan: {e}"))?,
+                    "--lan",
+                )?;
                 let notify = NotifyPrefs {
                     on_change: !args.contains("--no-notify-change"),
                     on_auth_failure: !args.contains("--no-notify-auth-failure"),
@@ -236,6 +301,7 @@ pub fn parse(
                     url,
                     secret_file,
                     record_names,
+                    lan,
                 })
             }
             Some("list") => Command::HostList,
@@ -251,12 +317,45 @@ pub fn parse(
             Some("seal") => Command::HostSeal {
                 dry_run: args.contains("--dry-run"),
             },
+            Some("lan") => {
+                let sub = args.subcommand().map_err(|e| e.to_string())?;
+                let names = record_names(&mut args)?;
+                let hostname =
+                    parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?;
+                // These take free arguments to the end, so they return here.
+                return match sub.as_deref() {
+                    Some("add") => Ok(Command::HostLanAdd {
+                        hostname,
+                        records: lan_records(&rest(args, "NAME=IDENTIFIER")?, "LAN record")?,
+                        record_names: names,
+                    }),
+                    Some("remove") if names.is_none() => {
+                        let names = rest(args, "NAME")?
+                            .iter()
+                            .map(|n| parse_hostname(n).map_err(|e| e.0))
+                            .collect::<Result<_, _>>()?;
+                        Ok(Command::HostLanRemove { hostname, names })
+                    }
+                    Some("list") if names.is_none() => {
+                        finish(args)?;
+                        Ok(Command::HostLanList { hostname })
+                    }
+                    Some("remove" | "list") => {
+                        Err("--record-names goes with host lan add only".into())
+                    }
+                    _ => Err("host lan needs a command: add, remove or list".into()),
+                };
+            }
             Some(other) => {
                 return Err(format!(
-                    "unknown host command {other:?} (add, list, rotate, remove, seal)"
+                    "unknown host command {other:?} (add, list, rotate, remove, seal, lan)"
                 ))
             }
-            None => return Err("host needs a command: add, list, rotate, remove or seal".into()),
+            None => {
+                return Err(
+                    "host needs a command: add, list, rotate, remove or seal, or lan".into(),
+                )
+            }
         },
         Some("import") => {
             let sources = [
@@ -310,6 +409,69 @@ mod tests {
             false,
             None,
         )
+    }
+
+    #[test]
+    fn parses_lan_commands() {
+        let add = "host add home.example.com --zone-id Z1 --lan nas.example.com=::1234 \
+                   --lan cam.example.com=eui64:00:11:22:33:44:55";
+        match p(add).unwrap() {
+            Command::HostAdd(a) => {
+                let lan: Vec<String> = a.lan.iter().map(|r| r.to_string()).collect();
+                assert_eq!(
+                    lan,
+                    [
+                        "nas.example.com=::1234",
+                        "cam.example.com=eui64:00:11:22:33:44:55"
+                    ]
+                );
+            }
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(
+            p("host lan add Home.example.com nas.example.com=::1 --record-names *.example.com")
+                .unwrap(),
+            Command::HostLanAdd {
+                hostname: "home.example.com".into(),
+                records: vec![LanRecord::parse("nas.example.com=::1").unwrap()],
+                record_names: Some(vec!["*.example.com".into()]),
+            }
+        );
+        assert_eq!(
+            p("host lan remove home.example.com NAS.example.com cam.example.com").unwrap(),
+            Command::HostLanRemove {
+                hostname: "home.example.com".into(),
+                names: vec!["nas.example.com".into(), "cam.example.com".into()],
+            }
+        );
+        assert_eq!(
+            p("host lan list home.example.com").unwrap(),
+            Command::HostLanList {
+                hostname: "home.example.com".into()
+            }
+        );
+        for (bad, why) in [
+            ("host lan add home.example.com", "missing"),
+            ("host lan add home.example.com nas=::1", "LAN record name"),
+            (
+                "host lan add home.example.com nas.example.com=2001:db8::1",
+                "first 48",
+            ),
+            (
+                "host lan add home.example.com nas.example.com",
+                "NAME=IDENTIFIER",
+            ),
+            ("host lan remove home.example.com", "NAME is missing"),
+            ("host lan list home.example.com extra", "unexpected"),
+            ("host lan frob home.example.com", "add, remove or list"),
+            (
+                "host add h.example.com --zone-id Z1 --lan nas.example.com",
+                "--lan",
+            ),
+        ] {
+            let e = p(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

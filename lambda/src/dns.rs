@@ -1,4 +1,4 @@
-//! What the handler needs from DNS: read one record, write one record.
+//! What the handler needs from DNS: read and write records (one, or a host's LAN batch).
 
 use dyn53::protocol::RecordType;
 use std::fmt;
@@ -83,4 +83,38 @@ pub trait Dns: Send + Sync {
         ip: IpAddr,
         ttl: u32,
     ) -> impl Future<Output = Result<(), DnsError>> + Send;
+
+    /// The records of exactly these names and type, in the order asked. The default reads
+    /// them one by one; Route 53 reads them from one listing page where they sit together.
+    fn get_many(
+        &self,
+        zone_id: &str,
+        names: &[String],
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<Vec<Current>, DnsError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                out.push(self.get(zone_id, name, rtype).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Creates or replaces each record `(name, ip)` with its single value. Route 53 makes it
+    /// one all-or-nothing change batch (one API call); the default upserts one by one.
+    fn upsert_many(
+        &self,
+        zone_id: &str,
+        records: &[(String, IpAddr)],
+        rtype: RecordType,
+        ttl: u32,
+    ) -> impl Future<Output = Result<(), DnsError>> + Send {
+        async move {
+            for (name, ip) in records {
+                self.upsert(zone_id, name, rtype, *ip, ttl).await?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use crate::host::{
     parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
 };
+use crate::lan::LanRecord;
 use crate::random;
 use crate::sealed::{self, Sealing};
 use crate::store::{HostState, HostStore, Known, Loaded, StoreError};
@@ -26,7 +27,7 @@ pub use crate::table::{host_pk, HOST_PREFIX};
 
 /// What `host list` reads: every host attribute except the secret, each through an alias
 /// so no attribute name can collide with a DynamoDB reserved word.
-const LISTED: [(&str, &str); 12] = [
+const LISTED: [(&str, &str); 13] = [
     ("#pk", PK),
     ("#zi", "zone_id"),
     ("#zn", "zone_name"),
@@ -39,7 +40,15 @@ const LISTED: [(&str, &str); 12] = [
     ("#na", "notify_auth_failure"),
     ("#ne", "notify_error"),
     ("#cr", "created"),
+    ("#ln", LAN),
 ];
+
+/// Host attribute holding the LAN records: a list of `name=identifier` strings.
+pub const LAN: &str = "lan";
+
+fn lan_value(records: &[LanRecord]) -> AttributeValue {
+    AttributeValue::L(records.iter().map(|r| s(&r.to_string())).collect())
+}
 
 /// The backend's DynamoDB table.
 #[derive(Clone, Debug)]
@@ -89,6 +98,9 @@ pub fn host_to_item(h: &HostConfig) -> Item {
     );
     if let Some(c) = h.created {
         item.insert("created".into(), n(c));
+    }
+    if !h.lan.is_empty() {
+        item.insert(LAN.into(), lan_value(&h.lan));
     }
     item
 }
@@ -167,6 +179,14 @@ pub fn host_from_item(item: &Item, with_secret: bool) -> Result<HostConfig, Stri
         Some(AttributeValue::N(v)) => v.parse().ok(),
         _ => None,
     };
+    if let Some(v) = item.get(LAN) {
+        let list = strings(v).ok_or("lan must be a list of name=identifier strings")?;
+        host.lan = list
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| LanRecord::parse(r).map_err(|e| format!("lan: {e}")))
+            .collect::<Result<_, _>>()?;
+    }
     Ok(host)
 }
 
@@ -331,6 +351,38 @@ impl Dynamo {
             }
             None => Ok(None),
         }
+    }
+
+    /// Replaces a host's LAN records, only if they are still `old` (so two admins editing
+    /// at once cannot lose each other's change); false if the host is gone or was changed.
+    pub async fn set_lan(
+        &self,
+        hostname: &str,
+        old: &[LanRecord],
+        new: &[LanRecord],
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&host_pk(hostname)))
+            .expression_attribute_names("#ln", LAN);
+        req = if old.is_empty() {
+            req.condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#ln) OR size(#ln) = :zero)",
+            )
+            .expression_attribute_values(":zero", n(0))
+        } else {
+            req.condition_expression("attribute_exists(pk) AND #ln = :old")
+                .expression_attribute_values(":old", lan_value(old))
+        };
+        req = if new.is_empty() {
+            req.update_expression("REMOVE #ln")
+        } else {
+            req.update_expression("SET #ln = :new")
+                .expression_attribute_values(":new", lan_value(new))
+        };
+        Ok(conditional(req.send().await)?.is_some())
     }
 
     /// Deletes a host and its state; false if there was none.
@@ -517,6 +569,18 @@ mod tests {
         h.ttl = 300;
         let item = host_to_item(&h);
         assert_eq!(host_from_item(&item, true).unwrap(), h);
+        h.lan = vec![
+            LanRecord::parse("nas.example.com=::1234").unwrap(),
+            LanRecord::parse("cam.example.com=eui64:00:11:22:33:44:55").unwrap(),
+        ];
+        let item = host_to_item(&h);
+        assert_eq!(host_from_item(&item, true).unwrap(), h);
+        let mut bad = item.clone();
+        bad.insert(
+            LAN.into(),
+            AttributeValue::L(vec![s("nas.example.com=2001:db8::1")]),
+        );
+        assert!(host_from_item(&bad, true).unwrap_err().contains("lan:"));
     }
 
     #[test]

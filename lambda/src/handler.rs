@@ -13,6 +13,7 @@ use crate::clock::now_unix;
 use crate::dns::{Current, Dns, DnsError};
 use crate::dyndns2;
 use crate::host::{name_matches, HostConfig};
+use crate::lan;
 use crate::log;
 use crate::metrics::{Counts, Metrics, UNKNOWN_HOST};
 use crate::notify::{self, Message, Notifier};
@@ -264,7 +265,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             ip_mode: r.ip_mode,
             nonce: &r.nonce,
         };
-        let verify = |secret: &str| fields.verify(secret, &r.signature);
+        let verify = |secret: &str| fields.verify_lan(secret, r.lan_prefix.as_ref(), &r.signature);
         let (host, state) = match self.authenticate(&r.hostname, verify, source, tally).await {
             Ok(h) => h,
             Err(resp) => return resp,
@@ -297,9 +298,30 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
             _ => {}
         }
+        // A prefix that cannot apply refuses the whole set, so bad input changes nothing.
+        if let Some(Err(e)) = r
+            .lan_prefix
+            .map(|p| lan::addresses(&host, &p, &self.policy))
+        {
+            return not_allowed(&host, &e.0);
+        }
         let nonce = Some(r.nonce.as_str());
-        self.apply(&host, Some(state), r.record_type, r.ip, nonce, tally)
-            .await
+        let resp = self
+            .apply(&host, Some(state), r.record_type, r.ip, nonce, tally)
+            .await;
+        match &r.lan_prefix {
+            Some(p) if resp.outcome != Outcome::Error => {
+                let (dns, store, n) = (&self.dns, &self.store, self.notifier.as_ref());
+                match lan::update(dns, store, n, &self.policy, &host, p, &mut tally.counts).await {
+                    Ok(lan::Updated(count)) => Response {
+                        lan_updated: Some(count.into()),
+                        ..resp
+                    },
+                    Err(refused) => refused,
+                }
+            }
+            _ => resp,
+        }
     }
 
     /// Loads the host with its state and checks the caller's proof; one answer for every

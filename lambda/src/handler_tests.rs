@@ -69,6 +69,7 @@ fn v2_body(name: &str, ip: IpAddr, nonce: &str, secret: &str) -> String {
         ip_mode: IpMode::Source,
         nonce: nonce.into(),
         signature: fields.sign(secret),
+        lan_prefix: None,
     })
     .to_json()
 }

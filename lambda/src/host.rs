@@ -1,5 +1,6 @@
 //! A host's configuration: what one DynamoDB host item holds, with defaults and validation.
 
+use crate::lan::LanRecord;
 use dyn53::protocol::{normalize_hostname, RecordType};
 use std::fmt;
 
@@ -96,6 +97,8 @@ pub struct HostConfig {
     pub notify: NotifyPrefs,
     /// Unix time the host was added, if known.
     pub created: Option<u64>,
+    /// AAAA records of devices behind the router, moved when it sends a new LAN prefix.
+    pub lan: Vec<LanRecord>,
 }
 
 // Hand-written so a debug print can never show the secret.
@@ -113,6 +116,7 @@ impl fmt::Debug for HostConfig {
             .field("public_ip_only", &self.public_ip_only)
             .field("notify", &self.notify)
             .field("created", &self.created)
+            .field("lan", &self.lan)
             .finish()
     }
 }
@@ -137,6 +141,7 @@ impl HostConfig {
             public_ip_only: true,
             notify: NotifyPrefs::default(),
             created: None,
+            lan: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod handler;
 pub mod host;
 pub mod import;
 pub mod lambda_event;
+pub mod lan;
 pub mod limiter;
 pub mod log;
 pub mod metrics;

@@ -155,6 +155,18 @@ async fn run_admin(cmd: Command) -> ExitCode {
         }
         Command::HostRemove { hostname } => admin::host_remove(&table, &hostname).await,
         Command::HostSeal { dry_run } => admin::host_seal(&table, dry_run).await,
+        Command::HostLanAdd {
+            hostname,
+            records,
+            record_names,
+        } => {
+            let names = record_names.or(env_names);
+            admin::host_lan_add(&table, &hostname, records, names.as_deref()).await
+        }
+        Command::HostLanRemove { hostname, names } => {
+            admin::host_lan_remove(&table, &hostname, &names).await
+        }
+        Command::HostLanList { hostname } => admin::host_lan_list(&table, &hostname).await,
         Command::ZoneId { domain } => admin::zone_id(&r53, &domain).await,
         Command::TableCreate => admin::table_create(&table).await,
         _ => unreachable!("not an admin command"),

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 pub const UNKNOWN_HOST: &str = "(unknown)";
 
 /// Metric names, as the template's alarms use them.
-pub const NAMES: [&str; 4] = ["CheckIn", "Changed", "AuthFailure", "Error"];
+pub const NAMES: [&str; 5] = ["CheckIn", "Changed", "AuthFailure", "Error", "LanChanged"];
 
 /// Counts for one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct Counts {
     pub auth_failure: u32,
     /// Something failed on the server side (Route 53, table, notification, bad host config).
     pub error: u32,
+    /// LAN records moved to a new prefix by this request (see [`crate::lan`]).
+    pub lan_changed: u32,
 }
 
 impl Counts {
@@ -34,8 +36,14 @@ impl Counts {
         *self == Counts::default()
     }
 
-    fn values(&self) -> [u32; 4] {
-        [self.check_in, self.changed, self.auth_failure, self.error]
+    fn values(&self) -> [u32; 5] {
+        [
+            self.check_in,
+            self.changed,
+            self.auth_failure,
+            self.error,
+            self.lan_changed,
+        ]
     }
 }
 
@@ -112,6 +120,7 @@ pub fn parse_emf_line(line: &str) -> Option<(String, Counts)> {
             changed: n("Changed"),
             auth_failure: n("AuthFailure"),
             error: n("Error"),
+            lan_changed: n("LanChanged"),
         },
     ))
 }
@@ -136,6 +145,7 @@ mod tests {
             changed: 1,
             auth_failure: 0,
             error: 1,
+            lan_changed: 3,
         };
         let m = Emf::new("dyn53", Vec::new());
         m.record("home.example.com", c, 1_700_000_000_000);
@@ -153,7 +163,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["CheckIn", "Changed", "Error"],
+            ["CheckIn", "Changed", "Error", "LanChanged"],
             "zeros are not published"
         );
         assert_eq!(d[1]["Dimensions"], json!([[]]));

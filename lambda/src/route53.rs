@@ -195,6 +195,83 @@ impl Dns for Route53 {
         Ok(current_of(out.resource_record_sets(), name, rtype))
     }
 
+    async fn get_many(
+        &self,
+        zone_id: &str,
+        names: &[String],
+        rtype: RecordType,
+    ) -> Result<Vec<Current>, DnsError> {
+        let mut found: Vec<Option<Current>> = vec![None; names.len()];
+        let Some(first) = names.iter().min_by(|a, b| listing_order(a, b)) else {
+            return Ok(Vec::new());
+        };
+        let mut start = (format!("{first}."), rr_type(rtype));
+        for _ in 0..MAX_LAN_PAGES {
+            let backoff = self.wait_turn("ListResourceRecordSets").await?;
+            let (result, _) = retry(backoff, || async {
+                self.client
+                    .list_resource_record_sets()
+                    .hosted_zone_id(zone_id)
+                    .start_record_name(&start.0)
+                    .start_record_type(start.1.clone())
+                    .max_items(PAGE)
+                    .send()
+                    .await
+                    .map_err(classify)
+            })
+            .await;
+            let out = result?;
+            for set in out.resource_record_sets() {
+                let name = set.name().trim_end_matches('.');
+                if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+                    if found[i].is_none() && *set.r#type() == rr_type(rtype) {
+                        found[i] = Some(current_of(std::slice::from_ref(set), &names[i], rtype));
+                    }
+                }
+            }
+            let next = (out.next_record_name(), out.next_record_type());
+            match next {
+                (Some(n), Some(t)) if out.is_truncated() && found.iter().any(Option::is_none) => {
+                    start = (n.to_string(), t.clone());
+                }
+                _ => break,
+            }
+        }
+        // Not listed (absent, or past the pages read): treated as missing, so the batch
+        // UPSERTs it; an UPSERT of the right value is harmless.
+        Ok(found
+            .into_iter()
+            .map(|c| c.unwrap_or(Current::Missing))
+            .collect())
+    }
+
+    async fn upsert_many(
+        &self,
+        zone_id: &str,
+        records: &[(String, IpAddr)],
+        rtype: RecordType,
+        ttl: u32,
+    ) -> Result<(), DnsError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let batch = change_batch(records, rtype, ttl)
+            .map_err(|e| DnsError::Rejected(format!("building the change: {e}")))?;
+        let backoff = self.wait_turn("ChangeResourceRecordSets").await?;
+        let (result, _) = retry(backoff, || async {
+            self.client
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(batch.clone())
+                .send()
+                .await
+                .map_err(classify)
+        })
+        .await;
+        result?;
+        Ok(())
+    }
+
     async fn upsert(
         &self,
         zone_id: &str,
@@ -203,7 +280,7 @@ impl Dns for Route53 {
         ip: IpAddr,
         ttl: u32,
     ) -> Result<(), DnsError> {
-        let batch = change_batch(name, rtype, ip, ttl)
+        let batch = change_batch(&[(name.to_string(), ip)], rtype, ttl)
             .map_err(|e| DnsError::Rejected(format!("building the change: {e}")))?;
         let backoff = self.wait_turn("ChangeResourceRecordSets").await?;
         let (result, _) = retry(backoff, || async {
@@ -221,27 +298,46 @@ impl Dns for Route53 {
     }
 }
 
+/// One all-or-nothing batch that UPSERTs each `(name, ip)` as a single-value record.
 fn change_batch(
-    name: &str,
+    records: &[(String, IpAddr)],
     rtype: RecordType,
-    ip: IpAddr,
     ttl: u32,
 ) -> Result<ChangeBatch, aws_sdk_route53::error::BuildError> {
-    let set = ResourceRecordSet::builder()
-        .name(format!("{name}."))
-        .r#type(rr_type(rtype))
-        .ttl(i64::from(ttl))
-        .resource_records(ResourceRecord::builder().value(ip.to_string()).build()?)
-        .build()?;
-    ChangeBatch::builder()
-        .comment("dyn53")
-        .changes(
+    let mut batch = ChangeBatch::builder().comment("dyn53");
+    for (name, ip) in records {
+        let set = ResourceRecordSet::builder()
+            .name(format!("{name}."))
+            .r#type(rr_type(rtype))
+            .ttl(i64::from(ttl))
+            .resource_records(ResourceRecord::builder().value(ip.to_string()).build()?)
+            .build()?;
+        batch = batch.changes(
             Change::builder()
                 .action(ChangeAction::Upsert)
                 .resource_record_set(set)
                 .build()?,
-        )
-        .build()
+        );
+    }
+    batch.build()
+}
+
+/// Records per ListResourceRecordSets page (Route 53's maximum).
+const PAGE: i32 = 300;
+
+/// Pages read at most for one LAN batch (a home zone fits in one or two).
+const MAX_LAN_PAGES: usize = 5;
+
+/// Route 53 lists records by name with the labels reversed (`com.example.www`); the LAN
+/// listing starts at the first of its names in that order.
+fn listing_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |n: &str| {
+        n.to_ascii_lowercase()
+            .rsplit('.')
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    key(a).cmp(&key(b))
 }
 
 #[cfg(test)]
@@ -254,6 +350,47 @@ mod tests {
             b = b.resource_records(ResourceRecord::builder().value(*v).build().unwrap());
         }
         b.build().unwrap()
+    }
+
+    #[test]
+    fn lan_batch_is_one_change_per_record() {
+        let recs = [
+            (
+                "nas.example.com".to_string(),
+                "2001:db8::1".parse().unwrap(),
+            ),
+            (
+                "cam.example.com".to_string(),
+                "2001:db8::2".parse().unwrap(),
+            ),
+        ];
+        let b = change_batch(&recs, RecordType::Aaaa, 60).unwrap();
+        let names: Vec<&str> = b
+            .changes()
+            .iter()
+            .map(|c| c.resource_record_set().unwrap().name())
+            .collect();
+        assert_eq!(names, ["nas.example.com.", "cam.example.com."]);
+        assert!(b
+            .changes()
+            .iter()
+            .all(|c| *c.action() == ChangeAction::Upsert));
+        let mut order = [
+            "www.example.com",
+            "a.b.example.com",
+            "nas.example.com",
+            "b.example.com",
+        ];
+        order.sort_by(|a, b| listing_order(a, b));
+        assert_eq!(
+            order,
+            [
+                "b.example.com",
+                "a.b.example.com",
+                "nas.example.com",
+                "www.example.com"
+            ]
+        );
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub struct HostState {
     pub records: BTreeMap<RecordType, Known>,
     /// A change in flight.
     pub pending: Option<Pending>,
+    /// The LAN prefix last applied to the host's LAN records, and when (Unix seconds).
+    pub lan: Option<(String, u64)>,
     /// When the item may be deleted (only for names that are no host).
     pub expires: Option<u64>,
 }

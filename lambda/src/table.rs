@@ -224,7 +224,8 @@ fn record_attr(t: RecordType) -> String {
 /// `ver`, `toks`, `seen`; set and change windows `set_s`/`set_c`, `chg_s`/`chg_c` (window
 /// start, count); last auth-failure and error notifications `quiet_auth`, `quiet_error`;
 /// spent v2 nonces `nonces` (map nonce -> expiry); record memory `rec_A`, `rec_AAAA`
-/// (`ip`, `at`); a change in flight `pending` (`type`, `ip`, `until`); `expires` only on
+/// (`ip`, `at`); a change in flight `pending` (`type`, `ip`, `until`); the LAN prefix last
+/// applied `lan` (`p`, `at`); `expires` only on
 /// the state of names that are no host.
 pub fn state_to_item(hostname: &str, st: &HostState, token: &str) -> Item {
     let mut item = Item::new();
@@ -260,6 +261,10 @@ pub fn state_to_item(hostname: &str, st: &HostState, token: &str) -> Item {
             ("until".to_string(), n(p.until)),
         ]);
         item.insert("pending".into(), AttributeValue::M(m));
+    }
+    if let Some((prefix, at)) = &st.lan {
+        let m = HashMap::from([("p".to_string(), s(prefix)), ("at".to_string(), n(at))]);
+        item.insert("lan".into(), AttributeValue::M(m));
     }
     if let Some(e) = st.expires {
         item.insert(EXPIRES.into(), n(e));
@@ -313,6 +318,7 @@ pub fn state_from_item(item: &Item) -> HostState {
             .unwrap_or_default(),
         records,
         pending,
+        lan: map("lan").and_then(|m| Some((m.get("p")?.as_s().ok()?.clone(), number(m, "at")?))),
         expires: number(item, EXPIRES),
     }
 }

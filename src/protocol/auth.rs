@@ -7,6 +7,7 @@
 
 use super::crypto::{ct_eq, ct_eq_hex, hmac_sha256, hmac_sha256_hex, sha256_hex};
 use super::names::RecordType;
+use super::prefix::LanPrefix;
 use core::net::IpAddr;
 
 /// The v1 token: `hex(sha256(ip ‖ hostname ‖ secret))`, plain concatenation as the reference
@@ -82,6 +83,27 @@ impl SignedFields<'_> {
     /// Checks a v2 signature in constant time.
     pub fn verify(&self, secret: &str, signature: &str) -> bool {
         ct_eq_hex(&self.sign(secret), signature)
+    }
+
+    /// The canonical string of a request that also carries a LAN prefix: the six lines
+    /// above plus the prefix in canonical text as a seventh. No other line can hold a
+    /// newline, so it never equals a six-line string; without a prefix it is the six lines.
+    pub fn canonical_lan(&self, lan: Option<&LanPrefix>) -> String {
+        let mut s = self.canonical();
+        if let Some(p) = lan {
+            s.push_str(&format!("{p}\n"));
+        }
+        s
+    }
+
+    /// The signature of a request with an optional LAN prefix (see [`Self::canonical_lan`]).
+    pub fn sign_lan(&self, secret: &str, lan: Option<&LanPrefix>) -> String {
+        hmac_sha256_hex(secret.as_bytes(), self.canonical_lan(lan).as_bytes())
+    }
+
+    /// Checks the signature of a request with an optional LAN prefix, in constant time.
+    pub fn verify_lan(&self, secret: &str, lan: Option<&LanPrefix>, signature: &str) -> bool {
+        ct_eq_hex(&self.sign_lan(secret, lan), signature)
     }
 }
 
@@ -225,5 +247,30 @@ mod tests {
         for v in variants {
             assert!(!v.verify("s3cret", &sig), "{v:?}");
         }
+    }
+
+    #[test]
+    fn lan_prefix_is_signed_as_a_seventh_line() {
+        let f = SignedFields {
+            hostname: "home.example.com",
+            record_type: RecordType::Aaaa,
+            ip: "2001:db8:1::1".parse().unwrap(),
+            ip_mode: IpMode::Source,
+            nonce: "n1",
+        };
+        let p = LanPrefix::parse("2001:db8:1:10::/64").unwrap();
+        let q = LanPrefix::parse("2001:db8:1:11::/64").unwrap();
+        assert_eq!(f.canonical_lan(None), f.canonical());
+        assert_eq!(
+            f.canonical_lan(Some(&p)),
+            format!("{}2001:db8:1:10::/64\n", f.canonical())
+        );
+        let sig = f.sign_lan("s3cret", Some(&p));
+        assert!(f.verify_lan("s3cret", Some(&p), &sig));
+        // The prefix cannot be changed, added or stripped.
+        assert!(!f.verify_lan("s3cret", Some(&q), &sig));
+        assert!(!f.verify_lan("s3cret", None, &sig));
+        assert!(!f.verify("s3cret", &sig));
+        assert!(!f.verify_lan("s3cret", Some(&p), &f.sign("s3cret")));
     }
 }

@@ -6,6 +6,7 @@
 use super::auth::{nonce_syntax_ok, IpMode};
 use super::json::{self, Object, Writer};
 use super::names::{canonical_ip, normalize_hostname, parse_ip, RecordType};
+use super::prefix::LanPrefix;
 use core::fmt;
 use core::net::IpAddr;
 
@@ -49,6 +50,8 @@ pub struct SetV2 {
     pub nonce: String,
     /// Hex HMAC-SHA256 over the canonical string.
     pub signature: String,
+    /// The router's LAN prefix, for the host's LAN records (signed as a seventh line).
+    pub lan_prefix: Option<LanPrefix>,
 }
 
 /// Why a request is malformed; the text is safe to send back to the caller.
@@ -147,6 +150,11 @@ impl Request {
         if !nonce_syntax_ok(nonce) {
             return Err(bad("nonce is malformed"));
         }
+        let lan_prefix = match obj.str("lan_prefix") {
+            Ok(None) => None,
+            Ok(Some(p)) => Some(LanPrefix::parse(p).map_err(|e| bad(e.0))?),
+            Err(e) => return Err(bad(format!("lan_prefix: {}", e.0))),
+        };
         Ok(Request::SetV2(SetV2 {
             hostname,
             record_type,
@@ -154,6 +162,7 @@ impl Request {
             ip_mode,
             nonce: nonce.to_string(),
             signature: hex_field("signature", s("signature")?)?,
+            lan_prefix,
         }))
     }
 
@@ -214,6 +223,7 @@ impl Request {
                 .str("ip_mode", r.ip_mode.as_str())
                 .str("nonce", &r.nonce)
                 .str("signature", &r.signature)
+                .opt_str("lan_prefix", r.lan_prefix.map(|p| p.to_string()).as_deref())
                 .finish(),
         }
     }
@@ -405,6 +415,8 @@ pub struct Response {
     pub nonce: Option<String>,
     /// Why it failed (error answers).
     pub error: Option<ErrorCode>,
+    /// How many LAN records the set changed (answers to a set with a LAN prefix).
+    pub lan_updated: Option<u64>,
 }
 
 impl Response {
@@ -417,6 +429,7 @@ impl Response {
             previous: None,
             nonce,
             error: None,
+            lan_updated: None,
         }
     }
 
@@ -429,6 +442,7 @@ impl Response {
             previous: None,
             nonce: None,
             error: None,
+            lan_updated: None,
         }
     }
 
@@ -441,6 +455,7 @@ impl Response {
             previous,
             nonce: None,
             error: None,
+            lan_updated: None,
         }
     }
 
@@ -453,6 +468,7 @@ impl Response {
             previous: None,
             nonce: None,
             error: Some(code),
+            lan_updated: None,
         }
     }
 
@@ -484,6 +500,9 @@ impl Response {
             .opt_str("ip", ip.as_deref())
             .opt_str("previous_ip", previous.as_deref())
             .opt_str("nonce", self.nonce.as_deref());
+        if let Some(n) = self.lan_updated {
+            w = w.uint("lan_updated", n);
+        }
         if let Some(code) = self.error {
             w = w
                 .str("error", code.as_str())
@@ -545,6 +564,9 @@ impl Response {
             ip,
             previous: ip_of("previous_ip")?,
             nonce: s("nonce")?.map(str::to_string),
+            lan_updated: obj
+                .uint("lan_updated")
+                .map_err(|e| bad(format!("server answer: lan_updated: {}", e.0)))?,
         })
     }
 }
@@ -697,8 +719,29 @@ mod tests {
             ip_mode: IpMode::Explicit,
             nonce: "1.2.3".into(),
             signature: H.into(),
+            lan_prefix: None,
         });
         assert_eq!(Request::from_json(r.to_json().as_bytes()).unwrap(), r);
+        let Request::SetV2(mut v2) = r else { panic!() };
+        v2.lan_prefix = Some(LanPrefix::parse("2001:db8:1::/56").unwrap());
+        let r = Request::SetV2(v2);
+        assert!(r.to_json().contains(r#""lan_prefix":"2001:db8:1::/56""#));
+        assert_eq!(Request::from_json(r.to_json().as_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn bad_lan_prefixes_are_bad_requests() {
+        let base = r#"{"execution_mode":"set","protocol":2,"ddns_hostname":"a.example.com","record_type":"A","ip":"192.0.2.1","ip_mode":"source","nonce":"1.2.3","signature":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef""#;
+        for (p, why) in [
+            (r#""2001:db8:1::/72""#, "from /48 to /64"),
+            (r#""fd00::/64""#, "global unicast"),
+            (r#""2001:db8:1::1/64""#, "bits set past"),
+            ("64", "lan_prefix"),
+        ] {
+            let body = format!("{base},\"lan_prefix\":{p}}}");
+            let e = Request::from_json(body.as_bytes()).unwrap_err();
+            assert!(e.0.contains(why), "{p}: {e}");
+        }
     }
 
     #[test]

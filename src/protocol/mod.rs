@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod json;
 pub mod message;
 pub mod names;
+pub mod prefix;
 
 pub use auth::{check_nonce, issue_nonce, v1_token, v1_verify, IpMode, NonceError, SignedFields};
 pub use message::{
@@ -15,3 +16,4 @@ pub use message::{
     MAX_BODY, V1_AUTH_FAILED, V1_BAD_HASH, V1_UNCHANGED,
 };
 pub use names::{canonical_ip, is_behind_nat, is_public, normalize_hostname, parse_ip, RecordType};
+pub use prefix::{LanPrefix, PrefixError};

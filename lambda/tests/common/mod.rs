@@ -147,6 +147,7 @@ pub fn counts(c: (u32, u32, u32, u32)) -> Counts {
         changed: c.1,
         auth_failure: c.2,
         error: c.3,
+        ..Counts::default()
     }
 }
 
@@ -388,6 +389,7 @@ pub fn v2_body(
         ip_mode: mode,
         nonce: nonce.to_string(),
         signature,
+        lan_prefix: None,
     })
     .to_json()
 }

@@ -148,6 +148,7 @@ impl Conn {
             ip_mode: IpMode::Source,
             signature: fields.sign(secret),
             nonce: nonce.to_string(),
+            lan_prefix: None,
         })
         .to_json();
         self.post(&body).await
