@@ -2,7 +2,7 @@
 //! per file, shell-style quoting.
 
 use super::file::{secret_source, shorten};
-use super::types::{cfg_err, FileConfig, Layer, RecordSpec, Val};
+use super::types::{cfg_err, FileConfig, RecordSpec, Val};
 use crate::error::Error;
 
 /// Keys of the Merlin `key=value` format.
@@ -88,21 +88,10 @@ pub(super) fn is_key(k: &str) -> bool {
 }
 
 /// Reads a `key=value` file: one setting a line, each key once, one record (or a
-/// `records` list) per file.
+/// `records` list) per file. One piece (~80 lines) for the router binary's size budget
+/// (see `uci::parse_uci`): its two halves, read lines and build the layer, are marked below.
 pub(super) fn parse_kv(lines: &[String], name: &str) -> Result<FileConfig, Error> {
     let mut out = FileConfig::default();
-    let vals = kv_pairs(lines, name, &mut out.warnings)?;
-    out.layer = kv_layer(vals, name)?;
-    Ok(out)
-}
-
-/// The known settings of a `key=value` file, in file order, checked line by line; unknown
-/// keys become `warnings`.
-fn kv_pairs(
-    lines: &[String],
-    name: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<(String, Val)>, Error> {
     let mut seen: Vec<(String, usize)> = Vec::new();
     let mut vals: Vec<(String, Val)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -133,33 +122,28 @@ fn kv_pairs(
             continue;
         }
         if !KV_KEYS.contains(&key) {
-            warnings.push(format!("{name} line {n}: unknown setting '{key}' ignored"));
+            out.warnings
+                .push(format!("{name} line {n}: unknown setting '{key}' ignored"));
             continue;
         }
         vals.push((key.to_string(), Val::new(value, format!("{name} line {n}"))));
     }
-    Ok(vals)
-}
-
-/// The layer a `key=value` file's settings give (empty values count as unset).
-fn kv_layer(mut vals: Vec<(String, Val)>, name: &str) -> Result<Layer, Error> {
+    // Second half: the layer these settings give (empty values count as unset).
     let mut take = |k: &str| {
         vals.iter()
             .position(|(key, _)| key == k)
             .map(|i| vals.remove(i).1)
     };
-    let mut l = Layer {
-        url: take("url").filter(|v| !v.value.is_empty()),
-        ca_file: take("ca_file"),
-        protocol: take("protocol").filter(|v| !v.value.is_empty()),
-        timeout: take("timeout").filter(|v| !v.value.is_empty()),
-        enabled: take("enabled").filter(|v| !v.value.is_empty()),
-        explicit_ip: take("explicit_ip").filter(|v| !v.value.is_empty()),
-        secret: secret_source(take("secret"), take("secret_file"))?,
-        // key=value is Merlin's format, and Merlin's pages read the status under /tmp.
-        status_file: take("status_file").or(Some(Val::new(crate::status::MERLIN_PATH, name))),
-        ..Layer::default()
-    };
+    let l = &mut out.layer;
+    l.url = take("url").filter(|v| !v.value.is_empty());
+    l.ca_file = take("ca_file");
+    l.protocol = take("protocol").filter(|v| !v.value.is_empty());
+    l.timeout = take("timeout").filter(|v| !v.value.is_empty());
+    l.enabled = take("enabled").filter(|v| !v.value.is_empty());
+    l.explicit_ip = take("explicit_ip").filter(|v| !v.value.is_empty());
+    l.secret = secret_source(take("secret"), take("secret_file"))?;
+    // key=value is Merlin's format, and Merlin's pages read the status under /tmp.
+    l.status_file = take("status_file").or(Some(Val::new(crate::status::MERLIN_PATH, name)));
     let hostname = take("hostname").filter(|v| !v.value.is_empty());
     let record_type = take("record_type").filter(|v| !v.value.is_empty());
     let records = take("records").filter(|v| !v.value.is_empty());
@@ -187,5 +171,5 @@ fn kv_layer(mut vals: Vec<(String, Val)>, name: &str) -> Result<Layer, Error> {
         ),
         (None, None, None) => None,
     };
-    Ok(l)
+    Ok(out)
 }
