@@ -1,6 +1,7 @@
 //! Running a command: load the settings, work through the records, print one line per
 //! record on stdout, and sum up failures into one exit code.
 
+use crate::backoff::Deadline;
 use crate::cli::{Args, Command};
 use crate::client::{RecordResult, Session};
 use crate::config::{self, Protocol, Record, Settings};
@@ -8,7 +9,6 @@ use crate::error::{Error, EXIT_PERMANENT};
 use crate::logging as log;
 use crate::logging::{self, Verbosity};
 use crate::protocol::{is_behind_nat, LanPrefix, RecordType};
-use crate::retry::Deadline;
 use std::io::Write;
 use std::net::IpAddr;
 

@@ -184,7 +184,8 @@ fn path(
         .map_err(usage)
 }
 
-/// Parses `args` (without the program name).
+/// Parses `args` (without the program name). Kept in one piece (~60 lines): it is the
+/// CLI's one table of flags, read top to bottom as pico-args intends.
 pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, Error> {
     let mut p = pico_args::Arguments::from_vec(args);
     if p.contains(["-h", "--help"]) {

@@ -2,8 +2,8 @@
 //! plus a nonce in v2), sign, `set` on the same connection; and the read-only variants used
 //! by `ip`, `check` and `--dry-run`.
 
+use crate::backoff::{retry, Deadline};
 use crate::config::{Protocol, Record, Secret, Settings};
-use crate::dns;
 use crate::error::Error;
 use crate::logging as log;
 use crate::protocol::auth::nonce_syntax_ok;
@@ -11,7 +11,7 @@ use crate::protocol::{
     is_behind_nat, v1_token, ErrorCode, IpMode, LanPrefix, Outcome, RecordType, Request, Response,
     SetV1, SetV2, SignedFields,
 };
-use crate::retry::{retry, Deadline};
+use crate::resolve;
 use crate::transport::{Answer, Sent, Transport};
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -72,11 +72,14 @@ impl RecordResult {
             }
             RecordResult::Set(ip) => format!("{r} changed -> {ip}"),
             RecordResult::WouldChange { old, new } => {
-                format!("{r} would-change {} -> {new}", dns::show(old))
+                format!("{r} would-change {} -> {new}", resolve::show(old))
             }
             RecordResult::InSync(ip) => format!("{r} in-sync {ip}"),
             RecordResult::OutOfSync { dns, expected } => {
-                format!("{r} out-of-sync dns={} expected={expected}", dns::show(dns))
+                format!(
+                    "{r} out-of-sync dns={} expected={expected}",
+                    resolve::show(dns)
+                )
             }
         }
     }
@@ -248,7 +251,7 @@ impl<'a> Session<'a> {
         let seen = self.get(record.record_type)?;
         let (ip, mode) = self.address_for(record, &seen)?;
         if self.dry_run {
-            let old = dns::lookup(&record.hostname, record.record_type);
+            let old = resolve::lookup(&record.hostname, record.record_type);
             log::info!("{record}: dry run, no set sent (current value from DNS)");
             return Ok(if old == [ip] {
                 RecordResult::Unchanged(ip)
@@ -312,7 +315,7 @@ impl<'a> Session<'a> {
             Some(h) if record.explicit_ip && record.record_type.matches(h) => h,
             _ => seen.ip,
         };
-        let dns = dns::lookup(&record.hostname, record.record_type);
+        let dns = resolve::lookup(&record.hostname, record.record_type);
         if dns == [expected] {
             return Ok(RecordResult::InSync(expected));
         }
@@ -326,7 +329,7 @@ impl<'a> Session<'a> {
             log::info!(
                 "{record}: DNS answers {} but the record should hold {expected}; run dyn53 \
                  update (answers may be cached for up to the record's TTL)",
-                dns::show(&dns)
+                resolve::show(&dns)
             );
         }
         Ok(RecordResult::OutOfSync { dns, expected })

@@ -96,7 +96,8 @@ impl Transport {
     }
 
     /// Sends a request over the address family of `family`, within `budget`: a JSON body
-    /// as a POST, or (`Query`) a GET of the url with the query string added.
+    /// as a POST, or (`Query`) a GET of the url with the query string added. One piece
+    /// (~60 lines, most of them ureq's builder chains): request, read, log, in order.
     pub fn send(
         &self,
         family: RecordType,
@@ -180,7 +181,7 @@ impl Transport {
         match e {
             ureq::Error::Timeout(_) => Error::Timeout(format!(
                 "no answer from {host} within {}",
-                crate::retry::seconds(budget)
+                crate::backoff::seconds(budget)
             )),
             ureq::Error::HostNotFound => Error::Network(format!(
                 "{host} has no {fam} address in DNS (no {fam} connectivity on this network?)"

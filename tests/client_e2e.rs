@@ -1,15 +1,16 @@
 //! End-to-end tests of the real `dyn53` binary against a local HTTPS protocol peer
-//! (see tests/support). Set DYN53_TEST_BIN / DYN53_TEST_RUNNER to run a cross-built
+//! (see tests/peer). Set DYN53_CLIENT_BIN / DYN53_TEST_RUNNER to run a cross-built
 //! router binary under qemu-user instead of the host build.
 //!
 //! Hostnames end in `.invalid` (RFC 6761): nothing real is ever looked up or changed.
 
-mod support;
+mod peer;
 
 use dyn53::protocol::RecordType;
+use dyn53_testsupport::*;
+use peer::*;
 use std::net::TcpListener;
 use std::time::Duration;
-use support::*;
 
 const SECRET: &str = "correct-horse-battery-staple-7d1f";
 const HOME: &str = "home.dyn53.invalid";
@@ -29,7 +30,7 @@ impl Fixture {
         let ca = TestCa::new();
         let peer = Peer::https(&ca);
         peer.add_host(HOME, SECRET, false);
-        let dir = TempDir::new();
+        let dir = TempDir::new("e2e");
         let ca_file = dir.file("ca.pem", &ca.pem);
         let secret_file = dir.file("secret", format!("{SECRET}\n"));
         Fixture {
@@ -282,7 +283,7 @@ fn aaaa_records_go_over_ipv6() {
     let ca = TestCa::new();
     let peer = Peer::start(listener, Some(ca.server_config(&["::1"])), Mode::Normal);
     peer.add_host(HOME, SECRET, false);
-    let dir = TempDir::new();
+    let dir = TempDir::new("e2e");
     let ca_file = dir.file("ca.pem", &ca.pem);
     let env = [
         ("DYN53_SECRET", SECRET),
@@ -306,12 +307,12 @@ fn aaaa_records_go_over_ipv6() {
 #[test]
 fn retries_until_the_server_comes_up() {
     let ca = TestCa::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("e2e");
     let ca_file = dir.file("ca.pem", &ca.pem);
     let secret_file = dir.file("secret", SECRET);
     let port = free_port();
     let url = format!("https://localhost:{port}/");
-    let mut cmd = dyn53_command();
+    let mut cmd = client_command();
     cmd.args([
         "--url",
         &url,

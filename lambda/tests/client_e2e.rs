@@ -2,15 +2,11 @@
 //! the config `dyn53-backend host add` printed, pasted as is.
 
 mod common;
-// Only client_bin is used here; the rest serves the fault, race and herd tests.
-#[allow(dead_code)]
-#[path = "support/router.rs"]
-mod router;
 
 use common::service::{backend_bin, Service};
 use common::Stack;
 use dyn53::protocol::RecordType;
-use router::client_bin;
+use dyn53_testsupport::client_bin;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 

@@ -10,10 +10,9 @@ use common::http::Conn;
 use common::service::Service;
 use common::{emf_lines, v2_body, Stack};
 use dyn53::protocol::{ErrorCode, IpMode, RecordType, Response};
+use dyn53_testsupport::{config, update, Cert, TempDir, TestCa};
 use std::time::Duration;
-use support::certs::{Ca, Cert};
 use support::proxy::{Done, Fault, Kind, Match, Proxy, Rule, Seen};
-use support::router::{config, update, TempDir};
 
 const A: RecordType = RecordType::A;
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -125,7 +124,7 @@ async fn route53_busy_is_retried_then_503_and_the_client_succeeds_when_it_ends()
     let dir = TempDir::new("fault-r53");
     let conf = dir.file(
         "dyn53.conf",
-        &config(&format!("{}/", front.url()), &host, &secret, "timeout=60\n"),
+        config(&format!("{}/", front.url()), &host, &secret, "timeout=60\n"),
     );
     let client = std::thread::spawn(move || update(&conf, &[]));
     wait_until("the client to get a 503", || {
@@ -187,7 +186,7 @@ async fn sns_down_still_updates_dns_with_an_error_metric() {
         let secret = s.add_host(label, |_| {}).await;
         let conf = dir.file(
             &format!("{label}.conf"),
-            &config(&format!("http://{}/", svc.addr), &host, &secret, ""),
+            config(&format!("http://{}/", svc.addr), &host, &secret, ""),
         );
         let before = svc.stdout().lines().count();
         let run = update(&conf, &[]);
@@ -227,7 +226,7 @@ async fn sns_down_still_updates_dns_with_an_error_metric() {
     let secret = s.add_host("late", |_| {}).await;
     let conf = dir.file(
         "late.conf",
-        &config(&format!("http://{}/", svc.addr), &host, &secret, ""),
+        config(&format!("http://{}/", svc.addr), &host, &secret, ""),
     );
     let before = svc.stdout().lines().count();
     let run = update(&conf, &[]);
@@ -264,7 +263,7 @@ async fn table_down_or_slow_is_a_clear_503_and_route53_is_not_touched() {
     let dir = TempDir::new("fault-table");
     let conf = dir.file(
         "dyn53.conf",
-        &config(&format!("http://{}/", svc.addr), &host, &secret, ""),
+        config(&format!("http://{}/", svc.addr), &host, &secret, ""),
     );
 
     // Down (every call answered 500): the client gets a clear, retryable 503 until its
@@ -329,7 +328,7 @@ async fn dropped_answer_is_retried_without_a_second_change_or_notification() {
     let dir = TempDir::new("fault-drop");
     let conf = dir.file(
         "dyn53.conf",
-        &config(&format!("{}/", front.url()), &host, &secret, ""),
+        config(&format!("{}/", front.url()), &host, &secret, ""),
     );
     let run = update(&conf, &[]);
     assert_eq!(run.code, 0, "{run}");
@@ -369,13 +368,13 @@ async fn expired_or_misnamed_certificates_are_refused_with_a_clear_message() {
     let host = s.name("home");
     let secret = s.add_host("home", |_| {}).await;
     let svc = Service::start(&s, "127.0.0.1:0", &[], &[]);
-    let ca = Ca::new();
+    let ca = TestCa::new();
     let dir = TempDir::new("fault-tls");
     let ca_file = dir.file("ca.pem", &ca.pem);
     let conf_for = |tls: &Proxy, name: &str| {
         let url = format!("https://localhost:{}/", tls.addr.port());
-        let extra = format!("ca_file={}\ntimeout=3\n", ca_file.display());
-        dir.file(name, &config(&url, &host, &secret, &extra))
+        let extra = format!("ca_file={ca_file}\ntimeout=3\n");
+        dir.file(name, config(&url, &host, &secret, &extra))
     };
     for (which, message) in [
         (
@@ -387,7 +386,7 @@ async fn expired_or_misnamed_certificates_are_refused_with_a_clear_message() {
             "TLS: the certificate presented by localhost is not valid for that name",
         ),
     ] {
-        let tls = Proxy::start_tls(svc.addr, ca.server_config(which));
+        let tls = Proxy::start_tls(svc.addr, ca.server_config_of(which));
         let run = update(&conf_for(&tls, "bad.conf"), &[]);
         assert_eq!(run.code, 1, "{which:?}: {run}");
         assert!(run.stderr.contains(message), "{which:?}: {run}");
@@ -396,7 +395,7 @@ async fn expired_or_misnamed_certificates_are_refused_with_a_clear_message() {
     }
     assert_eq!(s.record(&host, A).await, None);
     // The same CA with a good certificate works: the refusals were about the certificate.
-    let tls = Proxy::start_tls(svc.addr, ca.server_config(Cert::Good));
+    let tls = Proxy::start_tls(svc.addr, ca.server_config_of(Cert::Good));
     let run = update(&conf_for(&tls, "good.conf"), &[]);
     assert_eq!(run.code, 0, "{run}");
     assert_eq!(run.stdout, format!("{host} A changed none -> 127.0.0.1\n"));
@@ -430,7 +429,7 @@ async fn cold_instance_with_the_table_down_answers_a_v2_get_with_503() {
     let dir = TempDir::new("fault-cold");
     let conf = dir.file(
         "dyn53.conf",
-        &config(&format!("http://{}/", svc.addr), &host, &secret, ""),
+        config(&format!("http://{}/", svc.addr), &host, &secret, ""),
     );
     let run = update(&conf, &["--timeout", "3"]);
     assert_eq!(run.code, 1, "{run}");

@@ -17,15 +17,14 @@ mod support;
 use common::Stack;
 use dyn53::protocol::RecordType;
 use dyn53_backend::dynamo::Dynamo;
+use dyn53_testsupport::{client_bin, config, Service, TempDir};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use support::backend::Backend;
 use support::fleet::{a_records, add_hosts, seed_records, Host};
 use support::herd_sim::{self, Front, Params};
 use support::proxy::{Bucket, Done, Fault, Match, Proxy, Rule};
-use support::router::{client_bin, config, TempDir};
 
 /// The fleet setting SCALING.md recommends beyond about 4,000 routers per account.
 fn fleet(hosts: usize) -> Params {
@@ -147,15 +146,15 @@ async fn real_herd(
     let mut all_env = vec![("AWS_ENDPOINT_URL", aws.url())];
     all_env.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
     let env_refs: Vec<(&str, &str)> = all_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let backend = Backend::start(&s, &env_refs);
+    let backend = Service::fleet(&s, &env_refs);
     let dir = TempDir::new(tag);
     let confs: Vec<PathBuf> = hosts
         .iter()
         .map(|h: &Host| {
-            dir.file(
+            PathBuf::from(dir.file(
                 &format!("{}.conf", h.name),
-                &config(&backend.url(), &h.name, &h.secret, ""),
-            )
+                config(&backend.url(), &h.name, &h.secret, ""),
+            ))
         })
         .collect();
     let code = herd_sim::Code::read();
@@ -345,7 +344,7 @@ async fn paced_route53_refuses_quickly_and_calls_nothing() {
     // One call per 2 s, no burst, and a 300 ms budget: of sets arriving together, one goes
     // through and the rest are told at once that Route 53 is busy.
     let url = aws.url();
-    let backend = Backend::start(
+    let backend = Service::fleet(
         &s,
         &[
             ("AWS_ENDPOINT_URL", url.as_str()),
@@ -544,7 +543,7 @@ async fn confirmed_records_skip_the_read_only_when_asked() {
     let url = aws.url();
     let lists = || aws.count(|x| x.kind == support::proxy::Kind::Route53("ListResourceRecordSets"));
     for (host, confirm, reads_on_repeat) in [(&hosts[0], "0", 1), (&hosts[1], "3600", 0)] {
-        let backend = Backend::start(
+        let backend = Service::fleet(
             &s,
             &[
                 ("AWS_ENDPOINT_URL", url.as_str()),

@@ -3,10 +3,6 @@
 //! unchanged prefix changes nothing, and hosts without LAN records refuse a prefix.
 
 mod common;
-// Only client_bin is used here.
-#[allow(dead_code)]
-#[path = "support/router.rs"]
-mod router;
 
 use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -471,7 +467,7 @@ async fn dyn53_update_lan_prefix_end_to_end() {
     std::fs::write(&path, &conf).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let update = |prefix: &str| {
-        let o = Command::new(router::client_bin())
+        let o = Command::new(dyn53_testsupport::client_bin())
             .arg("-c")
             .arg(&path)
             .args(["--lan-prefix", prefix, "update"])
@@ -516,7 +512,7 @@ async fn dyn53_update_lan_prefix_end_to_end() {
     assert!(err.contains("global unicast"), "{err}");
     assert_eq!(aaaa("nas").await.as_deref(), Some("2001:db8:9:20::1234"));
     // Protocol 1 has no signed field to carry it.
-    let o = Command::new(router::client_bin())
+    let o = Command::new(dyn53_testsupport::client_bin())
         .arg("-c")
         .arg(&path)
         .args([

@@ -12,11 +12,11 @@ mod support;
 
 use common::Stack;
 use dyn53::protocol::{ErrorCode, Outcome};
+use dyn53_testsupport::Service;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::backend::Backend;
 use support::fleet::{a_records, add_hosts, percentile_ms, Host};
 use support::wire::{loopback, Answer, Conn};
 use tokio::sync::Barrier;
@@ -101,7 +101,7 @@ async fn run(tag: &str, n: usize) -> Report {
     let limit = format!("{LIMIT}/300");
     // Route 53 pacing off: moto has no account limit, and this measures the backend (the
     // herd test measures the pacing).
-    let backend = Backend::start(
+    let backend = Service::fleet(
         &s,
         &[("DYN53_RATE_LIMIT", &limit), ("DYN53_ROUTE53_RATE", "0")],
     );

@@ -254,7 +254,8 @@ backend_up() {
 	}
 	export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 	moto_port=$(aws free-port)
-	moto_server -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
+	# The tests' one moto starter; it stops moto when this shell is gone, even if killed.
+	"$REPO/tests/support/moto-up" "$moto_port" "$$" >"$dir/moto.log" 2>&1 &
 	RT_PIDS+=($!)
 	export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 	wait_for 60 port_open "$moto_port" || { echo "moto_server did not start" >&2; return 1; }

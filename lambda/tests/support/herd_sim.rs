@@ -6,7 +6,7 @@
 //! - routers (OpenWrt): the hotplug run when the WAN comes up, plus the procd loop
 //!   (`check_interval`, 600 s; 60 s after a temporary failure), both read from
 //!   openwrt/files; one `dyn53 update` run has `DEFAULT_TIMEOUT` (60 s) and backs off with
-//!   `dyn53::retry::backoff` (same jitter) between attempts of at most `ATTEMPT_MAX`;
+//!   `dyn53::backoff::backoff` (same jitter) between attempts of at most `ATTEMPT_MAX`;
 //! - the backend flow of handler.rs: table calls, the per-host set limit, the per-host lock,
 //!   ListResourceRecordSets (skipped when the table knows the record differs), the change
 //!   limit, ChangeResourceRecordSets, unlock, notification; Route 53 calls retried with
@@ -150,8 +150,8 @@ impl Code {
         let limiter = dyn53_backend::limiter::SlotLimit::default();
         Code {
             run_deadline: dyn53::config::DEFAULT_TIMEOUT as f64,
-            attempt_max: secs(dyn53::retry::ATTEMPT_MAX),
-            attempt_min: secs(dyn53::retry::ATTEMPT_MIN),
+            attempt_max: secs(dyn53::backoff::ATTEMPT_MAX),
+            attempt_min: secs(dyn53::backoff::ATTEMPT_MIN),
             check_interval: script_number("dyn53.init", "check_interval"),
             retry_after_failure: script_number("dyn53-run", "next="),
             dns_budget: secs(backoff.budget),
@@ -638,7 +638,7 @@ impl Sim {
         }
     }
 
-    /// The client's retry rule (dyn53::retry::retry): pause by the backoff schedule, cut to
+    /// The client's retry rule (dyn53::backoff::retry): pause by the backoff schedule, cut to
     /// leave one more attempt before the deadline, or give up.
     fn failed_attempt(&mut self, run: usize) {
         self.runs[run].waiting = None;
@@ -649,9 +649,9 @@ impl Sim {
         self.runs[run].backoffs += 1;
         let n = self.runs[run].backoffs;
         let pause = if self.p.client_jitter {
-            secs(dyn53::retry::backoff_with(n, self.rng.u32(..)))
+            secs(dyn53::backoff::backoff_with(n, self.rng.u32(..)))
         } else {
-            secs(dyn53::retry::backoff(n))
+            secs(dyn53::backoff::backoff(n))
         };
         let pause = pause.min(room);
         self.at(pause, Ev::Attempt { run });
@@ -872,7 +872,7 @@ impl Sim {
         self.attempt_route53(flow, change, deadline, self.p.code.dns_base);
     }
 
-    /// One attempt of a Route 53 call and what follows (retry::retry's loop).
+    /// One attempt of a Route 53 call and what follows (backoff::retry's loop).
     fn attempt_route53(&mut self, flow: usize, change: bool, deadline: f64, ceiling: f64) {
         let second = self.now as usize;
         bump(&mut self.sent_per_s, second);

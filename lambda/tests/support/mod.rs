@@ -1,11 +1,10 @@
-//! Test helpers for the fault, race, load and herd tests (issue 6): a fault-injecting
-//! proxy, the real router client, certificates, and simulated routers.
-#![allow(dead_code)] // each test binary uses a different part of this module
+//! Test helpers for the race, load and herd tests: simulated routers and fleets, the herd
+//! model. The fault-injecting proxy, certificates, the client runner and the service runner
+//! are shared with the client tests in the dyn53-testsupport crate.
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
-pub mod backend;
-pub mod certs;
 pub mod fleet;
 pub mod herd_sim;
-pub mod proxy;
-pub mod router;
 pub mod wire;
+
+pub use dyn53_testsupport::proxy;

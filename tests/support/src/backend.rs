@@ -1,12 +1,38 @@
-//! The real `dyn53-backend serve` process, started for one test and killed when dropped.
+//! The real `dyn53-backend serve`, started for one test on a [`Stack`] and killed when
+//! dropped: the one way tests run the local service (HTTP API, load, herd, faults, admin).
+//!
+//! The binary is DYN53_BACKEND_BIN if set (e.g. `target/backend/dyn53-backend`, the
+//! optimised build `make bench` measures), else the build next to the running test (cargo
+//! builds it for the backend's own tests).
 
-use super::Stack;
+use crate::stack::{emf_lines, Stack};
+use dyn53_backend::metrics::Counts;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The backend binary under test.
+pub fn backend_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("DYN53_BACKEND_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("dyn53-backend");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the backend's tests (cargo test -p dyn53-backend) or set DYN53_BACKEND_BIN",
+        bin.display()
+    );
+    bin
+}
 
 /// A running local service.
 pub struct Service {
@@ -17,13 +43,8 @@ pub struct Service {
     stderr: Arc<Mutex<String>>,
 }
 
-/// The backend binary under test.
-pub fn backend_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_dyn53-backend")
-}
-
 impl Service {
-    /// Starts `dyn53-backend serve --listen <listen> <extra...>` on `stack`.
+    /// Starts `dyn53-backend serve --listen <listen> <extra...>` on `stack`, `env` added.
     pub fn start(stack: &Stack, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
         let mut cmd = Command::new(backend_bin());
         cmd.args(["serve", "--listen", listen])
@@ -69,6 +90,19 @@ impl Service {
         }
     }
 
+    /// Starts the service for a simulated fleet (load and herd runs) on a free loopback
+    /// port: every router shares 127.0.0.1, so no per-address connection cap.
+    pub fn fleet(stack: &Stack, env: &[(&str, &str)]) -> Service {
+        let mut all = vec![("DYN53_MAX_CONNECTIONS_PER_ADDRESS", "0")];
+        all.extend_from_slice(env);
+        Service::start(stack, "127.0.0.1:0", &[], &all)
+    }
+
+    /// `http://ADDR/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
     /// What it printed on stdout so far (EMF lines).
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
@@ -89,6 +123,31 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.stdout()
+    }
+
+    /// The EMF lines so far, parsed.
+    pub fn metrics(&self) -> Vec<(String, Counts)> {
+        emf_lines(&self.stdout())
+    }
+
+    /// Waits (bounded) until at least `n` EMF lines arrived (they follow the answers).
+    pub fn wait_metrics(&self, n: usize) -> Vec<(String, Counts)> {
+        for _ in 0..200 {
+            if self.stdout.lock().unwrap().lines().count() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.metrics()
+    }
+
+    /// The lines it logged that mention an error.
+    pub fn errors(&self) -> Vec<String> {
+        self.stderr()
+            .lines()
+            .filter(|l| l.contains("error"))
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -1,5 +1,5 @@
-//! Test support for the client end-to-end tests: a generated test CA, a local HTTPS
-//! protocol peer built on `dyn53::protocol`, and a runner for the real `dyn53` binary.
+//! The client end-to-end tests' local HTTPS protocol peer, built on `dyn53::protocol` (the
+//! test CA, temp dirs and the runner of the real `dyn53` binary are in dyn53-testsupport).
 //!
 //! The peer is a protocol test peer, not the real backend: a fixed host table (hostname ->
 //! secret), records in memory, v2 nonces issued with `issue_nonce` and spent once. It logs
@@ -7,9 +7,6 @@
 //! saw (secrets, tokens, signatures, nonces) so tests can assert none of it is printed.
 //! With a reference [`Style`] it answers as the reference design's deployments do instead
 //! (written from the field notes on them, not with dyn53's answer writer).
-//!
-//! The binary under test is `CARGO_BIN_EXE_dyn53`, or `DYN53_TEST_BIN` if set, run through
-//! `DYN53_TEST_RUNNER` if set (e.g. `qemu-mipsel-static`) for cross-built router binaries.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -17,67 +14,14 @@ use dyn53::protocol::{
     canonical_ip, check_nonce, issue_nonce, v1_token, v1_verify, ErrorCode, Form, IpMode,
     RecordType, Request, Response, SignedFields,
 };
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use dyn53_testsupport::{Run, TestCa};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Longest a single dyn53 run may take before the test kills it and fails.
-const RUN_LIMIT: Duration = Duration::from_secs(180);
-
-// ---------------------------------------------------------------------------------------
-// Certificates
-
-/// A throw-away certificate authority for one test.
-pub struct TestCa {
-    /// The CA certificate in PEM, for the client's `ca_file`.
-    pub pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl TestCa {
-    /// A new CA with a fresh key.
-    pub fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "dyn53 test CA");
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A rustls server config with a certificate for `names` (DNS names or IP addresses).
-    pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
-        let params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let chain = vec![CertificateDer::from(cert.der().to_vec())];
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Arc::new(
-            ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(chain, key)
-                .unwrap(),
-        )
-    }
-}
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------------------
 // The protocol peer
@@ -579,212 +523,5 @@ fn apply(s: &mut State, hostname: &str, rt: RecordType, ip: IpAddr) -> Response 
     match s.records.insert((hostname.to_string(), rt), ip) {
         Some(old) if old == ip => Response::unchanged(ip),
         old => Response::changed(hostname, ip, old),
-    }
-}
-
-/// A port that was free a moment ago (for "server starts late" tests).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A listener that accepts connections and never says anything.
-pub fn silent_listener() -> (SocketAddr, Arc<AtomicBool>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sp = stop.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for c in l.incoming() {
-            if sp.load(Ordering::SeqCst) {
-                break;
-            }
-            if let Ok(c) = c {
-                held.push(c);
-            }
-        }
-        for c in held {
-            let _ = c.shutdown(Shutdown::Both);
-        }
-    });
-    (addr, stop)
-}
-
-// ---------------------------------------------------------------------------------------
-// Files and the binary
-
-/// A temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh directory.
-    pub fn new() -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "dyn53-e2e-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    /// Writes a private (0600) file and returns its path as a string.
-    pub fn file(&self, name: &str, content: impl AsRef<[u8]>) -> String {
-        self.file_mode(name, content, 0o600)
-    }
-
-    /// Writes a file with `mode` and returns its path as a string.
-    pub fn file_mode(&self, name: &str, content: impl AsRef<[u8]>, mode: u32) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, content).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        p.to_string_lossy().into_owned()
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The finished run of the binary.
-pub struct Run {
-    /// Exit code (-1 if killed by a signal).
-    pub code: i32,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-    /// Wall-clock time.
-    pub elapsed: Duration,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {} after {:.1} s\n--- stdout\n{}--- stderr\n{}---",
-            self.code,
-            self.elapsed.as_secs_f32(),
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// The command that runs the binary under test, with no DYN53_* variables inherited.
-pub fn dyn53_command() -> Command {
-    let bin = std::env::var_os("DYN53_TEST_BIN")
-        .filter(|b| !b.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dyn53")));
-    let runner = std::env::var("DYN53_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(prog) => {
-            let mut c = Command::new(prog);
-            c.args(words).arg(&bin);
-            c
-        }
-        None => Command::new(&bin),
-    };
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("DYN53_") {
-            cmd.env_remove(k);
-        }
-    }
-    // Keep the status files of tests off the machine's /var/run and /tmp/dyn53 (one shared
-    // file: writes are atomic); a test that reads the status passes its own
-    // DYN53_STATUS_FILE (set later, so it wins).
-    let status = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dyn53-status.json");
-    cmd.env("DYN53_STATUS_FILE", status);
-    cmd
-}
-
-/// Runs the binary with `args` and extra environment, and waits (at most `RUN_LIMIT`).
-pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = dyn53_command();
-    cmd.args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    spawn(cmd).wait()
-}
-
-/// Runs the binary with `args`.
-pub fn run(args: &[&str]) -> Run {
-    run_env(args, &[])
-}
-
-/// A running binary.
-pub struct Running {
-    child: std::process::Child,
-    start: Instant,
-    out: std::thread::JoinHandle<String>,
-    err: std::thread::JoinHandle<String>,
-}
-
-/// Starts `cmd` (stdout and stderr piped) without waiting.
-pub fn spawn(mut cmd: Command) -> Running {
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("start the dyn53 binary");
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    Running {
-        child,
-        start,
-        out,
-        err,
-    }
-}
-
-impl Running {
-    /// Waits for the exit, killing the process if it overruns `RUN_LIMIT`.
-    pub fn wait(mut self) -> Run {
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            if self.start.elapsed() > RUN_LIMIT {
-                let _ = self.child.kill();
-                panic!("dyn53 ran longer than {RUN_LIMIT:?}; killed");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: self.out.join().unwrap(),
-            stderr: self.err.join().unwrap(),
-            elapsed: self.start.elapsed(),
-        }
     }
 }
