@@ -11,7 +11,8 @@
 
 use crate::aws_error;
 use crate::host::{
-    parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
+    parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL,
+    MAX_SILENT_AFTER, MAX_TTL,
 };
 use crate::random;
 use crate::store::{HostStore, Known, RateLimit, StoreError};
@@ -46,7 +47,7 @@ type Item = HashMap<String, AttributeValue>;
 
 /// What `host list` reads: every host attribute except the secret, each through an alias
 /// so no attribute name can collide with a DynamoDB reserved word.
-const LISTED: [(&str, &str); 12] = [
+const LISTED: [(&str, &str); 13] = [
     ("#pk", PK),
     ("#zi", "zone_id"),
     ("#zn", "zone_name"),
@@ -59,6 +60,7 @@ const LISTED: [(&str, &str); 12] = [
     ("#na", "notify_auth_failure"),
     ("#ne", "notify_error"),
     ("#cr", "created"),
+    ("#sa", "silent_after"),
 ];
 
 /// The backend's DynamoDB table.
@@ -146,6 +148,9 @@ pub fn host_to_item(h: &HostConfig) -> Item {
     if let Some(c) = h.created {
         item.insert("created".into(), n(c));
     }
+    if let Some(hours) = h.notify.silent_after {
+        item.insert("silent_after".into(), n(hours));
+    }
     item
 }
 
@@ -218,6 +223,18 @@ pub fn host_from_item(item: &Item, with_secret: bool) -> Result<HostConfig, Stri
         on_change: flag("notify_change", true)?,
         on_auth_failure: flag("notify_auth_failure", true)?,
         on_error: flag("notify_error", true)?,
+        silent_after: match item.get("silent_after") {
+            None => None,
+            Some(AttributeValue::N(v)) => match v.parse::<u32>() {
+                Ok(h) if (1..=MAX_SILENT_AFTER).contains(&h) => Some(h),
+                _ => {
+                    return Err(format!(
+                        "silent_after {v} is out of range 1..{MAX_SILENT_AFTER}"
+                    ))
+                }
+            },
+            Some(_) => return Err("silent_after must be a number".into()),
+        },
     };
     host.created = match item.get("created") {
         Some(AttributeValue::N(v)) => v.parse().ok(),
