@@ -3,7 +3,8 @@
 moto checks a caller's actions but not resources or conditions (see least_privilege.py),
 so every call the backend makes is recorded and judged here against the policy exactly as
 the stack renders it: action, resource ARN, and the condition keys the template relies on
-(route53:ChangeResourceRecordSets* and dynamodb:LeadingKeys).
+(route53:ChangeResourceRecordSets*, dynamodb:LeadingKeys, dynamodb:Select and
+dynamodb:Attributes, kms:ViaService).
 """
 import fnmatch
 import json
@@ -46,6 +47,12 @@ def call_from_http(method, path, headers, body):
         key = doc.get("Key") or doc.get("Item")
         if key is not None:
             ctx["dynamodb:LeadingKeys"] = [key.get("pk", {}).get("S", "")]
+        if "Select" in doc:
+            ctx["dynamodb:Select"] = doc["Select"]
+        if "ProjectionExpression" in doc:
+            aliases = doc.get("ExpressionAttributeNames", {})
+            ctx["dynamodb:Attributes"] = [aliases.get(a.strip(), a.strip())
+                                          for a in doc["ProjectionExpression"].split(",")]
         return Call(f"dynamodb:{op}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}", ctx)
     if service == "route53":
         p = urllib.parse.urlparse(path).path.rstrip("/")
@@ -79,6 +86,11 @@ def call_from_http(method, path, headers, body):
         form = urllib.parse.parse_qs((body or b"").decode())
         op = form.get("Action", ["?"])[0]
         return Call(f"sns:{op}", form.get("TopicArn", ["?"])[0])
+    if service == "ssm":
+        op = headers.get("x-amz-target", "").split(".")[-1]
+        doc = json.loads(body or b"{}")
+        name = doc.get("Path") or doc.get("Name") or "?"
+        return Call(f"ssm:{op}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}")
     return Call(f"{service}:?", "?")
 
 
