@@ -90,6 +90,11 @@ def main():
             [("email", "owner@example.com"), ("lambda", physical["Dyn53Function"]),
              ("sms", "+447700900123")])
 
+    to_fn = [r["Properties"] for r in res.values() if r["Type"] == "AWS::SNS::Subscription"
+             and r["Properties"].get("Protocol") == "lambda"]
+    c.equal("function subscription: CloudWatch alarm messages only (rendered; moto drops it)",
+            [(p.get("FilterPolicyScope"), p.get("FilterPolicy")) for p in to_fn],
+            [("MessageBody", {"AlarmName": [{"exists": True}]})])
     lam = moto.client("lambda")
     fn = lam.get_function(FunctionName=physical["Dyn53Function"])
     cfg = fn["Configuration"]
