@@ -23,8 +23,9 @@ pub enum NotifyCmd {
 }
 
 /// The `notify` part of `--help`.
+// `\x20`: the line continuation would eat a plain leading space.
 pub const USAGE: &str = "\
-  dyn53-backend notify add NAME ntfy --server URL --topic TOPIC [--token TOKEN]
+\x20 dyn53-backend notify add NAME ntfy --server URL --topic TOPIC [--token TOKEN]
   dyn53-backend notify add NAME telegram --token BOT_TOKEN --chat-id ID
   dyn53-backend notify add NAME slack|discord|webhook --url WEBHOOK_URL
                 [--hosts LIST] [--events change,auth-failure,error,silent,alarm]
@@ -165,5 +166,41 @@ pub async fn run(store: &ChannelStore, cmd: NotifyCmd) -> Result<String, AdminEr
                 .map_err(|e| AdminError::Aws(format!("channel {name}: {e}")))?;
             Ok(format!("test message sent through channel {name}\n"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &str) -> Result<NotifyCmd, String> {
+        let mut a = Arguments::from_vec(args.split_whitespace().map(Into::into).collect());
+        parse(&mut a)
+    }
+
+    #[test]
+    fn parses_channels_and_refuses_bad_ones() {
+        let add = "add phone ntfy --server https://ntfy.sh --topic t --events change,silent \
+                   --hosts a.example.com";
+        match p(add).unwrap() {
+            NotifyCmd::Add(c) => assert_eq!(
+                c.summary(),
+                "ntfy on https://ntfy.sh; hosts a.example.com; events change,silent"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(p("add x ntfy --server https://ntfy.sh")
+            .unwrap_err()
+            .contains("--topic"));
+        assert!(p("add x telegram --chat-id 1")
+            .unwrap_err()
+            .contains("--token"));
+        assert!(p("add x webhook --url https://a.example --events sms")
+            .unwrap_err()
+            .contains("unknown event"));
+        assert!(p("add bad/name webhook --url https://a.example").is_err());
+        assert_eq!(p("test phone"), Ok(NotifyCmd::Test("phone".into())));
+        assert!(p("frob").is_err());
+        assert!(crate::cli::usage().contains("\n  dyn53-backend notify add NAME ntfy"));
     }
 }
