@@ -59,12 +59,12 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if settings.topic_arn.is_none() {
-        log::info("DYN53_TOPIC_ARN is not set: notifications are off");
-    }
     let cfg = aws::load_config().await;
     let channels = aws::channels(&cfg, &settings).await;
     let alerts = aws::alerts(&cfg, &settings, channels);
+    if alerts.is_none() {
+        log::info("no DYN53_TOPIC_ARN and no alert channels: notifications are off");
+    }
     let watch = Arc::new(aws::watch(
         &cfg,
         &settings,
