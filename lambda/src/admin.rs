@@ -469,6 +469,8 @@ fn notify_text(n: NotifyPrefs) -> String {
     if n.on_error {
         on.push("error");
     }
+    let silent = n.silent_after.map(|h| format!("silent>{h}h"));
+    on.extend(silent.as_deref());
     if on.is_empty() {
         "none".into()
     } else {

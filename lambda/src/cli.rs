@@ -4,7 +4,7 @@ use crate::admin::AddHost;
 use crate::client_config::url_ok;
 use crate::host::{
     parse_hostname, parse_protocols, parse_record_names, parse_ttl, parse_types, parse_zone_id,
-    split_list, NotifyPrefs, DEFAULT_TTL,
+    split_list, NotifyPrefs, DEFAULT_TTL, MAX_SILENT_AFTER,
 };
 use crate::import::{ImportOptions, Source};
 use crate::lan::LanRecord;
@@ -18,7 +18,8 @@ use std::path::PathBuf;
 
 /// `--help`: the commands, then the environment from [`settings_table::SETTINGS`].
 pub fn usage() -> String {
-    format!("{USAGE}{}{USAGE_TAIL}", settings_table::help_section())
+    let usage = USAGE.replace("{NOTIFY_USAGE}", crate::notify_admin::USAGE);
+    format!("{usage}{}{USAGE_TAIL}", settings_table::help_section())
 }
 
 /// The commands part of `--help`.
@@ -35,6 +36,7 @@ Usage:
   dyn53-backend host add HOSTNAME --zone-id ZONE [--ttl 60] [--types A,AAAA]
                 [--protocols 1,2[,dyndns2]] [--allow-explicit-ip [--allow-private-ip]]
                 [--no-notify-change] [--no-notify-auth-failure] [--no-notify-error]
+                [--silent-after HOURS]
                 [--url FUNCTION_URL] [--record-names LIST] [--secret-file FILE]
                 [--lan NAME=IDENTIFIER ...]
                                       add a host; prints its secret once and client configs.
@@ -64,7 +66,7 @@ Usage:
                                       config table, or a copy of the 2015/2016 S3 JSON object:
                                       aws s3 cp s3://BUCKET/KEY - | ... --from-file -) with
                                       their existing secrets (never printed)
-  dyn53-backend zone-id DOMAIN        find the hosted zone id for a domain
+{NOTIFY_USAGE}  dyn53-backend zone-id DOMAIN        find the hosted zone id for a domain
   dyn53-backend table create          create the DynamoDB table (self-hosting, local tests)
   dyn53-backend -h | --help | -V | --version
 
@@ -140,6 +142,8 @@ pub enum Command {
     },
     /// `table create`.
     TableCreate,
+    /// `notify ...`: the push alert channels.
+    Notify(crate::notify_admin::NotifyCmd),
     /// `--help`.
     Help,
     /// `--version`.
@@ -203,6 +207,19 @@ fn lan_records(specs: &[String], what: &str) -> Result<Vec<LanRecord>, String> {
         .iter()
         .map(|s| LanRecord::parse(s).map_err(|e| format!("{what}: {e}")))
         .collect()
+}
+
+/// `--silent-after HOURS`, 1 to [`MAX_SILENT_AFTER`].
+fn silent_after(args: &mut Arguments) -> Result<Option<u32>, String> {
+    match text(args, "--silent-after")? {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(h) if (1..=MAX_SILENT_AFTER).contains(&h) => Ok(Some(h)),
+            _ => Err(format!(
+                "--silent-after {v:?} must be whole hours, 1 to {MAX_SILENT_AFTER}"
+            )),
+        },
+    }
 }
 
 fn finish(args: Arguments) -> Result<(), String> {
@@ -284,6 +301,7 @@ pub fn parse(
                     on_change: !args.contains("--no-notify-change"),
                     on_auth_failure: !args.contains("--no-notify-auth-failure"),
                     on_error: !args.contains("--no-notify-error"),
+                    silent_after: silent_after(&mut args)?,
                 };
                 let url = url(&mut args, env_url)?;
                 let secret_file = opt::<PathBuf>(&mut args, "--secret-file")?;
@@ -393,6 +411,7 @@ pub fn parse(
             Some("create") => Command::TableCreate,
             _ => return Err("table needs a command: create".into()),
         },
+        Some("notify") => Command::Notify(crate::notify_admin::parse(&mut args)?),
         Some(other) => return Err(format!("unknown command {other:?}")),
     };
     finish(args)?;

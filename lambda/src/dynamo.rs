@@ -3,7 +3,8 @@
 //! [`crate::sealed`] when the stack has a secrets key.
 
 use crate::host::{
-    parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL, MAX_TTL,
+    parse_protocols, parse_types, parse_zone_id, HostConfig, NotifyPrefs, DEFAULT_TTL,
+    MAX_SILENT_AFTER, MAX_TTL,
 };
 use crate::lan::LanRecord;
 use crate::random;
@@ -27,7 +28,7 @@ pub use crate::table::{host_pk, HOST_PREFIX};
 
 /// What `host list` reads: every host attribute except the secret, each through an alias
 /// so no attribute name can collide with a DynamoDB reserved word.
-const LISTED: [(&str, &str); 13] = [
+const LISTED: [(&str, &str); 14] = [
     ("#pk", PK),
     ("#zi", "zone_id"),
     ("#zn", "zone_name"),
@@ -41,6 +42,7 @@ const LISTED: [(&str, &str); 13] = [
     ("#ne", "notify_error"),
     ("#cr", "created"),
     ("#ln", LAN),
+    ("#sa", "silent_after"),
 ];
 
 /// Host attribute holding the LAN records: a list of `name=identifier` strings.
@@ -101,6 +103,9 @@ pub fn host_to_item(h: &HostConfig) -> Item {
     }
     if !h.lan.is_empty() {
         item.insert(LAN.into(), lan_value(&h.lan));
+    }
+    if let Some(hours) = h.notify.silent_after {
+        item.insert("silent_after".into(), n(hours));
     }
     item
 }
@@ -174,6 +179,18 @@ pub fn host_from_item(item: &Item, with_secret: bool) -> Result<HostConfig, Stri
         on_change: flag("notify_change", true)?,
         on_auth_failure: flag("notify_auth_failure", true)?,
         on_error: flag("notify_error", true)?,
+        silent_after: match item.get("silent_after") {
+            None => None,
+            Some(AttributeValue::N(v)) => match v.parse::<u32>() {
+                Ok(h) if (1..=MAX_SILENT_AFTER).contains(&h) => Some(h),
+                _ => {
+                    return Err(format!(
+                        "silent_after {v} is out of range 1..{MAX_SILENT_AFTER}"
+                    ))
+                }
+            },
+            Some(_) => return Err("silent_after must be a number".into()),
+        },
     };
     host.created = match item.get("created") {
         Some(AttributeValue::N(v)) => v.parse().ok(),

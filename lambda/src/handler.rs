@@ -743,7 +743,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
 
     async fn notify(&self, host: &HostConfig, msg: Message, tally: &mut Tally) {
         let Some(n) = &self.notifier else { return };
-        if let Err(e) = n.publish(&msg.subject, &msg.text).await {
+        if let Err(e) = n.send(&msg).await {
             log::error(format!("{}: {e}", host.hostname));
             tally.counts.error = 1;
         }

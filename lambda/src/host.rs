@@ -8,6 +8,8 @@ use std::fmt;
 pub const DEFAULT_TTL: u32 = 60;
 /// Largest TTL `host add` accepts (one day); a dynamic record wants a short one.
 pub const MAX_TTL: u32 = 86_400;
+/// Largest `--silent-after` in hours (30 days).
+pub const MAX_SILENT_AFTER: u32 = 720;
 
 /// When the owner wants a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct NotifyPrefs {
     pub on_auth_failure: bool,
     /// On a Route 53 or configuration error for this host (throttled).
     pub on_error: bool,
+    /// Hours without a check-in after which the host counts as silent (None: not watched).
+    pub silent_after: Option<u32>,
 }
 
 impl Default for NotifyPrefs {
@@ -26,6 +30,7 @@ impl Default for NotifyPrefs {
             on_change: true,
             on_auth_failure: true,
             on_error: true,
+            silent_after: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::call::{Call, Method, Reply};
 use crate::dyndns2;
 use crate::handler::Handle;
 use crate::log;
+use crate::watch::Events;
 use dyn53::protocol::{parse_ip, ErrorCode, Form, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, RequestExt};
@@ -15,11 +16,41 @@ use std::sync::Arc;
 
 /// Serves Lambda invocations until the runtime stops the process.
 pub async fn run<H: Handle>(handler: Arc<H>) -> Result<(), lambda_http::Error> {
+    run_with(handler, Arc::new(())).await
+}
+
+/// The same, with `events` answering the schedule and SNS events (see [`crate::watch`]).
+pub async fn run_with<H: Handle, E: Events>(
+    handler: Arc<H>,
+    events: Arc<E>,
+) -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: lambda_http::Request| {
-        let handler = handler.clone();
-        async move { Ok::<_, lambda_http::Error>(respond(&*handler, req).await) }
+        let (handler, events) = (handler.clone(), events.clone());
+        async move { Ok::<_, lambda_http::Error>(respond_with(&*handler, &*events, req).await) }
     }))
     .await
+}
+
+/// Answers one event: a schedule or SNS event through `events`, anything else as a request.
+pub async fn respond_with<H: Handle, E: Events>(
+    handler: &H,
+    events: &E,
+    req: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    // Non-HTTP events reach lambda_http as pass-through, the event itself as the body.
+    if matches!(req.request_context_ref(), Some(RequestContext::PassThrough)) {
+        if let Ok(v) = serde_json::from_slice::<Value>(req.body().as_ref()) {
+            if let Some(answer) = events.event(&v).await {
+                return to_response(Reply {
+                    status: 200,
+                    content_type: crate::call::JSON,
+                    headers: Vec::new(),
+                    body: answer.to_string(),
+                });
+            }
+        }
+    }
+    respond(handler, req).await
 }
 
 /// The caller's address as the event reports it (`sourceIp`).

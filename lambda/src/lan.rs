@@ -11,7 +11,7 @@ use crate::handler::Policy;
 use crate::host::{name_in_zone, name_matches, HostConfig};
 use crate::log;
 use crate::metrics::Counts;
-use crate::notify::{Message, Notifier};
+use crate::notify::{Event, Kind, Message, Notifier};
 use crate::store::{HostStore, RateLimit, StoreError};
 use dyn53::protocol::prefix::mask;
 use dyn53::protocol::{normalize_hostname, ErrorCode, LanPrefix, RecordType, Response};
@@ -244,6 +244,14 @@ pub fn changed_message(
             "dyn53: {host} LAN {what}, {count} {records} updated ({})",
             crate::clock::utc_minute(now)
         ),
+        event: Event {
+            kind: Kind::Change,
+            host: host.to_string(),
+            rtype: Some(RecordType::Aaaa),
+            old: old.map(String::from),
+            new: Some(new.to_string()),
+            time: now,
+        },
     }
 }
 
@@ -338,7 +346,7 @@ pub async fn update<D: Dns, S: HostStore, N: Notifier>(
             count,
             crate::clock::now_unix(),
         );
-        if let Err(e) = n.publish(&msg.subject, &msg.text).await {
+        if let Err(e) = n.send(&msg).await {
             log::error(format!("{}: {e}", host.hostname));
             counts.error = 1;
         }

@@ -3,7 +3,8 @@
 use dyn53_backend::cli::{self, Command};
 use dyn53_backend::settings::{AdminEnv, Settings};
 use dyn53_backend::settings_table;
-use dyn53_backend::{admin, aws, import, lambda_event, log, serve};
+use dyn53_backend::ssm::ChannelStore;
+use dyn53_backend::{admin, aws, import, lambda_event, log, notify_admin, serve};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -58,11 +59,24 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if settings.topic_arn.is_none() {
-        log::info("DYN53_TOPIC_ARN is not set: notifications are off");
-    }
     let cfg = aws::load_config().await;
-    let backend = Arc::new(aws::backend(&cfg, &settings, std::io::stdout()));
+    let channels = aws::channels(&cfg, &settings).await;
+    let alerts = aws::alerts(&cfg, &settings, channels);
+    if alerts.is_none() {
+        log::info("no DYN53_TOPIC_ARN and no alert channels: notifications are off");
+    }
+    let watch = Arc::new(aws::watch(
+        &cfg,
+        &settings,
+        alerts.clone(),
+        std::io::stdout(),
+    ));
+    let backend = Arc::new(aws::backend_with(
+        &cfg,
+        &settings,
+        alerts,
+        std::io::stdout(),
+    ));
     let per_address = settings.max_per_address;
     match cmd {
         Command::Serve {
@@ -78,6 +92,11 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             };
             let addr = listener.local_addr().map_or(listen, |a| a);
             log::info(format!("listening on http://{addr}/"));
+            // On Lambda an EventBridge schedule runs the check; here a timer does.
+            if settings.silent_check_secs > 0 {
+                let (watch, every) = (watch.clone(), settings.silent_check_secs);
+                tokio::spawn(async move { dyn53_backend::watch::every(&watch, every).await });
+            }
             tokio::select! {
                 r = serve::serve(backend, listener, proxy_header, per_address) => {
                     if let Err(e) = r { log::error(format!("service stopped: {e}")); return ExitCode::from(1); }
@@ -86,7 +105,7 @@ async fn serve_requests(cmd: Command) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        _ => match lambda_event::run(backend).await {
+        _ => match lambda_event::run_with(backend, watch).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 log::error(format!("Lambda runtime stopped: {e}"));
@@ -117,8 +136,8 @@ async fn run_admin(cmd: Command) -> ExitCode {
     };
     let table = match env.table() {
         Ok(t) => t,
-        // `zone-id` needs no table.
-        Err(_) if matches!(cmd, Command::ZoneId { .. }) => "",
+        // `zone-id` and `notify` need no table.
+        Err(_) if matches!(cmd, Command::ZoneId { .. } | Command::Notify(_)) => "",
         Err(e) => {
             eprintln!("dyn53-backend: {e}");
             return ExitCode::from(2);
@@ -169,6 +188,15 @@ async fn run_admin(cmd: Command) -> ExitCode {
         Command::HostLanList { hostname } => admin::host_lan_list(&table, &hostname).await,
         Command::ZoneId { domain } => admin::zone_id(&r53, &domain).await,
         Command::TableCreate => admin::table_create(&table).await,
+        Command::Notify(n) => match env.ssm_path.as_deref() {
+            Some(path) => {
+                let store = ChannelStore::new(aws_sdk_ssm::Client::new(&cfg), path);
+                notify_admin::run(&store, n).await
+            }
+            None => Err(admin::AdminError::Input(
+                "DYN53_SSM_PATH is not set (the stack's SsmPath output, e.g. /dyn53/STACK)".into(),
+            )),
+        },
         _ => unreachable!("not an admin command"),
     };
     match result {

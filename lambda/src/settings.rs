@@ -34,6 +34,10 @@ pub struct Settings {
     pub policy: Policy,
     /// Most connections one address may hold open on the local service (0: no limit).
     pub max_per_address: usize,
+    /// SSM path of the push channels (`DYN53_SSM_PATH`; none: no channels).
+    pub ssm_path: Option<String>,
+    /// Seconds between silent-host checks in the local service (0: none).
+    pub silent_check_secs: u64,
 }
 
 // Hand-written so the nonce key never reaches a log.
@@ -51,6 +55,8 @@ impl fmt::Debug for Settings {
             .field("dns_budget", &self.dns_budget)
             .field("route53_pace", &self.route53_pace)
             .field("policy", &self.policy)
+            .field("ssm_path", &self.ssm_path)
+            .field("silent_check_secs", &self.silent_check_secs)
             .finish()
     }
 }
@@ -137,6 +143,8 @@ impl Settings {
             route53_pace,
             policy,
             max_per_address: number("DYN53_MAX_CONNECTIONS_PER_ADDRESS")? as usize,
+            ssm_path: ssm_path(&get)?,
+            silent_check_secs: number("DYN53_SILENT_CHECK_SECS")?,
         })
     }
 }
@@ -150,6 +158,8 @@ pub struct AdminEnv {
     pub record_names: Option<Vec<String>>,
     /// KMS key that seals the secrets the commands write (`DYN53_KMS_KEY`).
     pub kms_key: Option<String>,
+    /// SSM path of the push channels (`DYN53_SSM_PATH`), for `notify`.
+    pub ssm_path: Option<String>,
 }
 
 impl AdminEnv {
@@ -165,6 +175,7 @@ impl AdminEnv {
             table: get("DYN53_TABLE"),
             record_names: record_names(&get)?,
             kms_key: get("DYN53_KMS_KEY"),
+            ssm_path: ssm_path(&get)?,
         })
     }
 
@@ -193,6 +204,17 @@ fn number(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<u64, Settings
     v.trim()
         .parse::<u64>()
         .map_err(|_| SettingsError(format!("{k}={v:?} must be a whole number")))
+}
+
+/// `DYN53_SSM_PATH`, checked.
+fn ssm_path(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, SettingsError> {
+    match get("DYN53_SSM_PATH") {
+        Some(p) if !crate::ssm::valid_path(&p) => Err(SettingsError(format!(
+            "DYN53_SSM_PATH={p:?} must look like /dyn53/<stack> (letters, digits, '/', '_', \
+             '.', '-'; no trailing '/')"
+        ))),
+        p => Ok(p),
+    }
 }
 
 /// `DYN53_RECORD_NAMES`, checked.

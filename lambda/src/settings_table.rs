@@ -158,6 +158,18 @@ pub const SETTINGS: &[Setting] = &[
         "function URL that `host add` and `host rotate` print into client configs",
         Absent,
     ),
+    s(
+        "DYN53_SSM_PATH",
+        Unset("no push channels"),
+        "SSM parameter path whose `channels/` parameters are the push alert channels",
+        Stack,
+    ),
+    s(
+        "DYN53_SILENT_CHECK_SECS",
+        Value("900"),
+        "local service only: seconds between two silent-host checks (0: none)",
+        Absent,
+    ),
 ];
 
 /// The declaration of `name`. Panics on an undeclared name: a programming error that the

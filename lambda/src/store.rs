@@ -107,6 +107,9 @@ pub struct HostState {
     pub pending: Option<Pending>,
     /// The LAN prefix last applied to the host's LAN records, and when (Unix seconds).
     pub lan: Option<(String, u64)>,
+    /// The `seen` of a silence already alerted (written by the silent-host check, `watch`;
+    /// kept here so a set's whole-item write does not erase it).
+    pub silent: Option<u64>,
     /// When the item may be deleted (only for names that are no host).
     pub expires: Option<u64>,
 }

@@ -42,6 +42,8 @@ pub const TOKENS: &str = "toks";
 /// State attribute: Unix seconds of the last successful check-in (read by the alerts'
 /// silent-host check: keep the name).
 pub const SEEN: &str = "seen";
+/// State attribute: the `seen` of a silence the silent-host check already alerted.
+pub const SILENT: &str = "silent";
 /// How many write tokens a state item keeps.
 const KEPT_TOKENS: usize = 4;
 
@@ -225,7 +227,7 @@ fn record_attr(t: RecordType) -> String {
 /// start, count); last auth-failure and error notifications `quiet_auth`, `quiet_error`;
 /// spent v2 nonces `nonces` (map nonce -> expiry); record memory `rec_A`, `rec_AAAA`
 /// (`ip`, `at`); a change in flight `pending` (`type`, `ip`, `until`); the LAN prefix last
-/// applied `lan` (`p`, `at`); `expires` only on
+/// applied `lan` (`p`, `at`); the silence already alerted `silent`; `expires` only on
 /// the state of names that are no host.
 pub fn state_to_item(hostname: &str, st: &HostState, token: &str) -> Item {
     let mut item = Item::new();
@@ -265,6 +267,9 @@ pub fn state_to_item(hostname: &str, st: &HostState, token: &str) -> Item {
     if let Some((prefix, at)) = &st.lan {
         let m = HashMap::from([("p".to_string(), s(prefix)), ("at".to_string(), n(at))]);
         item.insert("lan".into(), AttributeValue::M(m));
+    }
+    if let Some(m) = st.silent {
+        item.insert(SILENT.into(), n(m));
     }
     if let Some(e) = st.expires {
         item.insert(EXPIRES.into(), n(e));
@@ -319,6 +324,7 @@ pub fn state_from_item(item: &Item) -> HostState {
         records,
         pending,
         lan: map("lan").and_then(|m| Some((m.get("p")?.as_s().ok()?.clone(), number(m, "at")?))),
+        silent: number(item, SILENT),
         expires: number(item, EXPIRES),
     }
 }

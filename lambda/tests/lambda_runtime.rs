@@ -188,6 +188,24 @@ async fn binary_serves_function_url_events_in_lambda_mode() {
     assert_eq!(refused["return_status"], "fail", "{refused}");
     assert_eq!(refused.as_object().unwrap().len(), 2, "{refused}");
 
+    // Non-HTTP events through the real runtime: the EventBridge schedule runs the
+    // silent-host check; an SNS event carrying a CloudWatch alarm is forwarded.
+    let schedule = json!({"version": "0", "id": "53dc4d37", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-01T10:15:00Z",
+        "region": "us-east-1", "resources": [], "detail": {}});
+    assert_eq!(
+        invoke_raw(emulator, schedule.to_string().as_bytes()),
+        json!({"silent_check": "done", "alerts": 0})
+    );
+    let alarm = json!({"AlarmName": "dyn53 update errors", "NewStateValue": "ALARM",
+        "OldStateValue": "OK", "NewStateReason": "Threshold Crossed"});
+    let sns = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "Sns": {"Type": "Notification", "Message": alarm.to_string()}}]});
+    assert_eq!(
+        invoke_raw(emulator, sns.to_string().as_bytes()),
+        json!({"forwarded": 1})
+    );
+
     let mut lines = Vec::new();
     for _ in 0..100 {
         lines = emf_lines(&stdout.lock().unwrap());

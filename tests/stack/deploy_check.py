@@ -1,7 +1,7 @@
 """Deploy proof: the SAM template, rendered to plain CloudFormation by aws-sam-translator,
 creates a stack on moto with real parameter values, and the resources it made are the
 ones the template promises (table keys, TTL, backups, topic and subscriptions, alarms,
-function and its URL, the role's policy)."""
+function and its URL, the silent-host schedule, the role's policy)."""
 import ast
 import json
 import os
@@ -37,9 +37,6 @@ def stack_params(zone_ids):
         "RecordNames": RECORD_NAMES,
         "NotifyEmail": "owner@example.com",
         "NotifyPhoneNumber": "+447700900123",
-        "WatchedHostname1": "home.example.com",
-        "WatchedHostname2": "nas.dyn.example.com",
-        "CheckInHours": "12",
         "ReservedConcurrency": "3",
     }
 
@@ -88,10 +85,16 @@ def main():
 
     sns = moto.client("sns")
     subs = sns.list_subscriptions_by_topic(TopicArn=physical["NotifyTopic"])["Subscriptions"]
-    c.equal("topic subscriptions: SMS and email",
-            sorted((s["Protocol"], s["Endpoint"]) for s in subs),
-            [("email", "owner@example.com"), ("sms", "+447700900123")])
+    c.equal("topic subscriptions: SMS, email and the function (alarm forwarding)",
+            sorted((s["Protocol"], s["Endpoint"].split(":")[-1]) for s in subs),
+            [("email", "owner@example.com"), ("lambda", physical["Dyn53Function"]),
+             ("sms", "+447700900123")])
 
+    to_fn = [r["Properties"] for r in res.values() if r["Type"] == "AWS::SNS::Subscription"
+             and r["Properties"].get("Protocol") == "lambda"]
+    c.equal("function subscription: CloudWatch alarm messages only (rendered; moto drops it)",
+            [(p.get("FilterPolicyScope"), p.get("FilterPolicy")) for p in to_fn],
+            [("MessageBody", {"AlarmName": [{"exists": True}]})])
     lam = moto.client("lambda")
     fn = lam.get_function(FunctionName=physical["Dyn53Function"])
     cfg = fn["Configuration"]
@@ -119,23 +122,26 @@ def main():
             ("NONE", "BUFFERED"))
     policy = json.loads(lam.get_policy(FunctionName=physical["Dyn53Function"])["Policy"])
     actions = sorted(s["Action"] for s in policy["Statement"])
-    c.equal("function resource policy: URL invoke and invoke",
-            actions, ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"])
+    c.equal("function resource policy: URL invoke and invoke, schedule, SNS",
+            sorted((s["Action"], s["Principal"].get("Service", "*") if isinstance(
+                s["Principal"], dict) else s["Principal"]) for s in policy["Statement"]),
+            [("lambda:InvokeFunction", "*"), ("lambda:InvokeFunction", "events.amazonaws.com"),
+             ("lambda:InvokeFunction", "sns.amazonaws.com"), ("lambda:InvokeFunctionUrl", "*")])
     logs = moto.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dyn53-dyn53")
     c.equal("log group retention", [g.get("retentionInDays") for g in logs["logGroups"]], [30])
 
     alarms = {a["AlarmName"]: a for a in moto.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    c.equal("alarms: errors, function errors, throttles, two watched hosts", sorted(alarms), sorted([
-        "dyn53 dyn53 update errors", "dyn53 dyn53 function errors", "dyn53 dyn53 throttled",
-        "dyn53 dyn53 home.example.com no check-in", "dyn53 dyn53 nas.dyn.example.com no check-in"]))
-    dead = alarms.get("dyn53 dyn53 home.example.com no check-in", {})
-    c.equal("dead-man alarm: CheckIn < 1 per hour for 12 h, missing data breaches",
-            (dead.get("MetricName"), dead.get("Dimensions"), dead.get("Period"),
-             dead.get("EvaluationPeriods"), dead.get("ComparisonOperator"),
-             dead.get("TreatMissingData"), dead.get("AlarmActions"), dead.get("OKActions")),
-            ("CheckIn", [{"Name": "Hostname", "Value": "home.example.com"}], 3600, 12,
-             "LessThanThreshold", "breaching", [physical["NotifyTopic"]],
-             [physical["NotifyTopic"]]))
+    alarms = {a["AlarmName"]: a for a in moto.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    c.equal("alarms: errors, function errors, throttles (hosts: the scheduled check)",
+            sorted(alarms), sorted(["dyn53 dyn53 update errors", "dyn53 dyn53 function errors",
+                                    "dyn53 dyn53 throttled"]))
+    rules = moto.client("events").list_rules()["Rules"]
+    c.equal("schedule: the silent-host check every 15 minutes",
+            [r.get("ScheduleExpression") for r in rules], ["rate(15 minutes)"])
+    targets = moto.client("events").list_targets_by_rule(Rule=rules[0]["Name"])["Targets"] if rules else []
+    c.check("schedule invokes the function",
+            [t["Arn"].split(":")[-1] for t in targets] == [physical["Dyn53Function"]], targets)
+    c.equal("function env: channel parameter path", env.get("DYN53_SSM_PATH"), "/dyn53/dyn53")
 
     docs = role_policy(moto, physical["Dyn53FunctionRole"])
     c.equal("role has one inline policy", len(docs), 1)
@@ -151,6 +157,9 @@ def main():
     keys = write.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys", [])
     c.check("table writes: never host# items", keys and not any(
         k.startswith("host") or k == "*" for k in keys), keys)
+    c.equal("channel parameters: only this stack's path",
+            by_sid.get("ReadAlertChannels", {}).get("Resource"),
+            "arn:aws:ssm:us-east-1:123456789012:parameter/dyn53/dyn53/channels")
     c.equal("notifications: only the stack's topic",
             by_sid.get("Notify", {}).get("Resource"), physical["NotifyTopic"])
     check_secrets_key(c, moto, physical, outputs, env, by_sid)

@@ -3,7 +3,8 @@
 moto checks a caller's actions but not resources or conditions (see least_privilege.py),
 so every call the backend makes is recorded and judged here against the policy exactly as
 the stack renders it: action, resource ARN, and the condition keys the template relies on
-(route53:ChangeResourceRecordSets*, dynamodb:LeadingKeys, kms:EncryptionContext:*).
+(route53:ChangeResourceRecordSets*, dynamodb:LeadingKeys, dynamodb:Select and
+dynamodb:Attributes, kms:EncryptionContext:*, kms:ViaService).
 """
 import fnmatch
 import json
@@ -50,6 +51,12 @@ def call_from_http(method, path, headers, body):
             table = next(iter(doc["RequestItems"]), "?")
             keys = doc["RequestItems"].get(table, {}).get("Keys", [])
             ctx["dynamodb:LeadingKeys"] = [k.get("pk", {}).get("S", "") for k in keys]
+        if "Select" in doc:
+            ctx["dynamodb:Select"] = doc["Select"]
+        if "ProjectionExpression" in doc:
+            aliases = doc.get("ExpressionAttributeNames", {})
+            ctx["dynamodb:Attributes"] = [aliases.get(a.strip(), a.strip())
+                                          for a in doc["ProjectionExpression"].split(",")]
         return Call(f"dynamodb:{op}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}", ctx)
     if service == "route53":
         p = urllib.parse.urlparse(path).path.rstrip("/")
@@ -90,6 +97,11 @@ def call_from_http(method, path, headers, body):
         form = urllib.parse.parse_qs((body or b"").decode())
         op = form.get("Action", ["?"])[0]
         return Call(f"sns:{op}", form.get("TopicArn", ["?"])[0])
+    if service == "ssm":
+        op = headers.get("x-amz-target", "").split(".")[-1]
+        doc = json.loads(body or b"{}")
+        name = doc.get("Path") or doc.get("Name") or "?"
+        return Call(f"ssm:{op}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}")
     return Call(f"{service}:?", "?")
 
 

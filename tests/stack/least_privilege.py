@@ -115,10 +115,16 @@ class Service:
         self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"], env=full,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
-        first = self.proc.stderr.readline()
-        m = re.search(r"listening on http://([0-9.]+):([0-9]+)", first)
+        # Start-up lines (the alert channels read) come before "listening on".
+        m = None
+        for _ in range(5):
+            first = self.proc.stderr.readline()
+            self.log.append(first.rstrip())
+            m = re.search(r"listening on http://([0-9.]+):([0-9]+)", first)
+            if m or not first:
+                break
         if not m:
-            raise SystemExit(f"dyn53-backend serve did not start: {first}")
+            raise SystemExit(f"dyn53-backend serve did not start: {self.log}")
         self.port = int(m.group(2))
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -232,7 +238,8 @@ def main():
     # moto keeps a Number parameter's Ref as a number; CloudFormation makes it a string, and
     # a process environment holds only strings.
     env = {k: str(v) for k, v in env.items()}
-    env = dict(env, DYN53_RATE_LIMIT="4/300")
+    # The silent-host check every second, so its Scan and mark are judged too.
+    env = dict(env, DYN53_RATE_LIMIT="4/300", DYN53_SILENT_CHECK_SECS="1")
     svc = Service(rec.url, fn_key, env)
     try:
         results = {}
@@ -245,6 +252,7 @@ def main():
         results["a host outside RecordNames (refused)"] = v1_set(svc, "www.example.com", "w" * 64)
         for _ in range(3):
             results["rate limit"] = v2_set(svc, "home.example.com", home_secret)
+        time.sleep(1.5)  # at least one silent-host check
         expect = {
             "v2 first set (changed)": (201, "changed"),
             "v2 same address (unchanged)": (200, "unchanged"),
@@ -279,10 +287,11 @@ def main():
             all(status < 400 or b"ConditionalCheckFailed" in body for _, status, body in calls),
             [(repr(k), s, b) for k, s, b in calls if s >= 400 and b"ConditionalCheckFailed" not in b])
     kinds = sorted({k.action for k, _, _ in calls})
-    c.equal("calls made: reads, writes, data key, Route 53 read and change, publish", kinds, [
-        "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-        "kms:Decrypt", "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
-        "sns:Publish"])
+    c.equal("calls made: reads, writes, data key, projected scan, Route 53 read and change, "
+            "publish, channel parameters", kinds, [
+                "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan",
+                "dynamodb:UpdateItem", "kms:Decrypt", "route53:ChangeResourceRecordSets",
+                "route53:ListResourceRecordSets", "sns:Publish", "ssm:GetParametersByPath"])
     c.equal("one kms:Decrypt for the whole run (the data key is kept)",
             sum(k.action == "kms:Decrypt" for k, _, _ in calls), 1)
     refused = [(repr(k), why) for k, _, _ in calls for ok, why in [allowed(policy, k)] if not ok]
@@ -314,6 +323,22 @@ def main():
         "delete a host# item": Call("dynamodb:DeleteItem", tarn, {"dynamodb:LeadingKeys": ["host#home.example.com"]}),
         "read another table": Call("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/other", {"dynamodb:LeadingKeys": ["x"]}),
         "scan the table": Call("dynamodb:Scan", tarn),
+        "scan the table for secrets": Call("dynamodb:Scan", tarn, {
+            "dynamodb:Select": "SPECIFIC_ATTRIBUTES", "dynamodb:Attributes": ["pk", "secret"]}),
+        "scan all attributes": Call("dynamodb:Scan", tarn, {"dynamodb:Select": "ALL_ATTRIBUTES"}),
+        "read another stack's channels": Call(
+            "ssm:GetParametersByPath",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/dyn53/other/channels"),
+        "read a parameter by name": Call(
+            "ssm:GetParameter",
+            f"arn:aws:ssm:us-east-1:123456789012:parameter/dyn53/{physical['Dyn53Function'].rsplit('-dyn53', 1)[0]}/channels/x"),
+        "decrypt outside SSM": Call("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/k"),
+        "decrypt through another service": Call(
+            "kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/k",
+            {"kms:ViaService": "s3.us-east-1.amazonaws.com"}),
+        "decrypt with another account's key": Call(
+            "kms:Decrypt", "arn:aws:kms:us-east-1:999999999999:key/k",
+            {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}),
         "change the apex": change(["example.com"]),
         "change www": change(["www.example.com"]),
         "change an allowed and a foreign name at once": change(["home.example.com", "mail.example.com"]),
@@ -338,12 +363,17 @@ def main():
         "plain encryption": Call("kms:Encrypt", "*", {"kms:EncryptionContext:dyn53-table": table}),
     }.items():
         c.check(f"key policy refuses: {name}", not allowed(key_policy, call)[0])
+    c.check("policy allows: decrypting through SSM",
+            allowed(policy, Call("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/k", {
+                "kms:ViaService": "ssm.us-east-1.amazonaws.com"}))[0])
     c.check("policy allows: a deeper name under *.dyn.example.com",
             allowed(policy, change(["a.b.dyn.example.com"], types=("AAAA",)))[0])
 
     # moto enforces actions: the function's principal cannot call what the policy lacks.
     ddb = moto.client("dynamodb", *fn_key)
-    for name, fn in {"dynamodb:Scan": lambda: ddb.scan(TableName=table),
+    for name, fn in {"dynamodb:Query": lambda: ddb.query(
+                         TableName=table, KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": "host#home.example.com"}}),
                      "route53:ListHostedZones": lambda: moto.client("route53", *fn_key).list_hosted_zones(),
                      "sns:ListTopics": lambda: moto.client("sns", *fn_key).list_topics()}.items():
         try:
