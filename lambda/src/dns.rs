@@ -74,6 +74,18 @@ pub trait Dns: Send + Sync {
         rtype: RecordType,
     ) -> impl Future<Output = Result<Current, DnsError>> + Send;
 
+    /// The record, but only if a Route 53 call may go right now (no waiting for the
+    /// account's pacing); `Throttled` otherwise. For looking at another request's change,
+    /// which must not crowd out the changes themselves.
+    fn peek(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> impl Future<Output = Result<Current, DnsError>> + Send {
+        self.get(zone_id, name, rtype)
+    }
+
     /// Creates or replaces the record with the single value `ip`.
     fn upsert(
         &self,

@@ -28,6 +28,10 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+/// How many times one request asks Route 53 whether another request's claimed change is
+/// done, before it just waits for the claim to go.
+const CLAIM_CHECKS: u32 = 3;
+
 /// The one answer for an unknown host and a bad token or signature.
 pub const AUTH_FAILED: &str = "authentication failed: unknown hostname or wrong secret";
 
@@ -484,17 +488,22 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
         let deadline = Instant::now() + self.policy.lock_wait;
         let mut pause = Duration::from_millis(50);
         let mut reads = BTreeMap::new();
-        let mut claim_seen = None;
+        let (mut claim_seen, mut checks) = (None, 0);
         loop {
             let mut next = state.clone();
             let now = now_unix();
             let mut step = plan(&self.policy, &mut next, rtype, ip, nonce, &reads, now);
             // A claim in flight is first given a moment (it is usually done by then), and
-            // Route 53 is asked about it only after that, so waiters do not crowd it.
+            // Route 53 is asked about it only after that and only a few times, so waiters
+            // do not crowd the account's Route 53 rate.
             let claim = next.pending.filter(|_| matches!(step, Plan::Read(_)));
             if claim.is_some() && claim != claim_seen {
-                claim_seen = claim;
+                (claim_seen, checks) = (claim, 0);
                 step = Plan::Wait;
+            } else if claim.is_some() && checks >= CLAIM_CHECKS {
+                step = Plan::Wait;
+            } else if claim.is_some() {
+                checks += 1;
             }
             match step {
                 Plan::Replay => {
@@ -502,7 +511,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                     let msg = "nonce already used; request a new one";
                     return Err(Response::error(ErrorCode::Nonce, msg));
                 }
-                Plan::Read(t) => match self.dns.get(&host.zone_id, name, t).await {
+                Plan::Read(t) => match self.read(host, t, claim.is_some()).await {
                     Ok(c) => {
                         reads.insert(t, c);
                         continue;
@@ -579,6 +588,21 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             }
         }
         Err(unavailable("another update for this host is in progress"))
+    }
+
+    /// Reads a record; a look at another request's claim only if Route 53 has room now.
+    async fn read(
+        &self,
+        host: &HostConfig,
+        t: RecordType,
+        claim: bool,
+    ) -> Result<Current, DnsError> {
+        let (zone, name) = (&host.zone_id, &host.hostname);
+        if claim {
+            self.dns.peek(zone, name, t).await
+        } else {
+            self.dns.get(zone, name, t).await
+        }
     }
 
     /// Does what the written plan says: answer, or change the record and notify.

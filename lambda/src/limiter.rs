@@ -108,8 +108,9 @@ impl Limiter {
         let budget_ms = budget.as_millis() as u64;
         let (interval, tolerance) = (self.limit.interval_ms(), self.limit.tolerance_ms());
         // Each step is one conditional write, so concurrent instances never share a slot;
-        // a lost race is simply tried again.
-        for _ in 0..4 {
+        // a lost race is simply tried again (often enough that a crowd of callers booking
+        // at once is not mistaken for a schedule booked beyond the budget).
+        for _ in 0..16 {
             let now = now_ms();
             // Busy schedule (tat >= now): move it on by one interval if it stays in budget.
             let busy = self

@@ -13,6 +13,7 @@ use aws_sdk_route53::types::{
 use aws_sdk_route53::Client;
 use dyn53::protocol::RecordType;
 use std::net::IpAddr;
+use std::time::Duration;
 
 /// Route 53 error codes that mean "slow down", retried with backoff. The account-wide
 /// limit is 10 requests/s, and a zone with a pending change answers PriorRequestNotComplete.
@@ -52,10 +53,15 @@ impl Route53 {
     /// an error if the schedule is booked beyond the budget. If the table cannot be reached
     /// the call goes unpaced (throttling is still retried).
     async fn wait_turn(&self, what: &str) -> Result<Backoff, DnsError> {
+        self.wait_turn_within(what, self.backoff.budget).await
+    }
+
+    /// [`Self::wait_turn`], waiting at most `wait` for the slot.
+    async fn wait_turn_within(&self, what: &str, wait: Duration) -> Result<Backoff, DnsError> {
         let Some(pace) = &self.pace else {
             return Ok(self.backoff);
         };
-        match pace.book(self.backoff.budget).await {
+        match pace.book(wait).await {
             Ok(Some(wait)) => {
                 tokio::time::sleep(wait).await;
                 Ok(Backoff {
@@ -176,9 +182,17 @@ fn current_of(sets: &[ResourceRecordSet], name: &str, rtype: RecordType) -> Curr
     }
 }
 
-impl Dns for Route53 {
-    async fn get(&self, zone_id: &str, name: &str, rtype: RecordType) -> Result<Current, DnsError> {
-        let backoff = self.wait_turn("ListResourceRecordSets").await?;
+impl Route53 {
+    async fn list(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: RecordType,
+        wait: Duration,
+    ) -> Result<Current, DnsError> {
+        let backoff = self
+            .wait_turn_within("ListResourceRecordSets", wait)
+            .await?;
         let (result, _) = retry(backoff, || async {
             self.client
                 .list_resource_record_sets()
@@ -193,6 +207,21 @@ impl Dns for Route53 {
         .await;
         let out = result?;
         Ok(current_of(out.resource_record_sets(), name, rtype))
+    }
+}
+
+impl Dns for Route53 {
+    async fn get(&self, zone_id: &str, name: &str, rtype: RecordType) -> Result<Current, DnsError> {
+        self.list(zone_id, name, rtype, self.backoff.budget).await
+    }
+
+    async fn peek(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Current, DnsError> {
+        self.list(zone_id, name, rtype, Duration::ZERO).await
     }
 
     async fn get_many(
