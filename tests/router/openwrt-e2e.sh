@@ -231,8 +231,8 @@ sed -i 's/"2001:db8:7:10::"/"2001:db8:7:10::zz"/' "$tools/netifd/lan.json"
 hotplug "$R" ifupdate wan6
 ok "garbage prefix from ubus: logged, no --lan-prefix, the update still runs" \
 	test "$(calls "$R")" = "update --interface wan6"
-ok "logged 'interface lan gave a LAN prefix that is not one; updating without it'" \
-	logged 'ifupdate wan6: interface lan gave a LAN prefix that is not one; updating without it$'
+ok "logged 'interface lan gave a LAN prefix that is not a global /48 to /64 one; updating without it'" \
+	logged 'ifupdate wan6: interface lan gave a LAN prefix that is not a global /48 to /64 one; updating without it$'
 ok "logged 'ifupdate wan6: done (exit 0)'" logged '^dyn53\.daemon\.info ifupdate wan6: done \(exit 0\)$'
 ok "LAN records untouched" test "$(lan_records)" = "$before"
 rm "$tools/netifd/lan.json"
