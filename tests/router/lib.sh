@@ -206,6 +206,43 @@ UP
 	: >"$dir/ddns_custom_updated.log"
 }
 
+# openwrt_tools DIR: the three OpenWrt commands the hotplug script asks about the LAN prefix,
+# as stand-ins in DIR (none is packaged for Debian): `uci -q -c CONFDIR get
+# PKG.@TYPE[0].OPTION` (or PKG.NAME.OPTION) reads the first matching option of that UCI file;
+# `ubus call network.interface.IFACE status` prints DIR/netifd/IFACE.json, netifd's answer
+# (exit 4, "Not found", when the file is missing); jsonfilter is jsonfilter.py.
+openwrt_tools() {
+	local dir=$1
+	mkdir -p "$dir/netifd"
+	cat >"$dir/uci" <<UCI
+#!$BUSYBOX sh
+# uci stand-in for tests: only -q, -c CONFDIR and get.
+confdir=/etc/config
+while [ \$# -gt 0 ]; do
+	case \$1 in -q) ;; -c) shift; confdir=\$1 ;; get) shift; break ;; *) exit 1 ;; esac
+	shift
+done
+pkg=\${1%%.*} rest=\${1#*.}
+sec=\${rest%.*} opt=\${rest##*.}
+[ -f "\$confdir/\$pkg" ] || exit 1
+awk -v sec="\$sec" -v opt="\$opt" '
+	function unq(v) { gsub(/^["\x27]|["\x27]\$/, "", v); return v }
+	\$1 == "config" { n[unq(\$2)]++; here = (sec == "@" unq(\$2) "[0]" && n[unq(\$2)] == 1) || unq(\$3) == sec; next }
+	here && \$1 == "option" && unq(\$2) == opt { v = \$0; sub(/^[ \t]*option[ \t]+[^ \t]+[ \t]+/, "", v); print unq(v); found = 1; exit }
+	END { exit !found }' "\$confdir/\$pkg"
+UCI
+	cat >"$dir/ubus" <<UBUS
+#!$BUSYBOX sh
+# ubus stand-in for tests: only \`call network.interface.IFACE status\`.
+[ "\$1 \$3" = "call status" ] || exit 1
+f="$dir/netifd/\${2#network.interface.}.json"
+[ -f "\$f" ] || { echo "Command failed: Not found" >&2; exit 4; }
+cat "\$f"
+UBUS
+	printf '#!%s sh\nexec %s %s "$@"\n' "$BUSYBOX" "$(python3 -c "import sys; print(sys.executable)")" "$ROUTER_TESTS/jsonfilter.py" >"$dir/jsonfilter"
+	chmod 755 "$dir/uci" "$dir/ubus" "$dir/jsonfilter"
+}
+
 # bbsh BBDIR [VAR=VALUE...] -- SCRIPT ARGS...: runs a script under BusyBox ash with only
 # BusyBox applets on PATH and only the given variables in the environment, like a router.
 bbsh() {

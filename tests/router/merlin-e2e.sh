@@ -6,7 +6,9 @@
 # /sbin/ddns_custom_updated is a recorder at an overridable path. Checks: record set and 1
 # reported; again: unchanged and 1; wrong secret: 0, nothing changed, no secret logged;
 # backend down: 0 within the firmware's 120 s; hung backend: the watchdog reports 0; the
-# dual-WAN wan-event hook; and the aarch64 binary through the Entware package.
+# dual-WAN wan-event hook; LAN hosts: lan_prefix=1 sends the nvram IPv6 prefix and a new one
+# moves 3 LAN records, off/missing/garbage: no --lan-prefix, the update still runs; and the
+# aarch64 binary through the Entware package.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +43,7 @@ ddns_start() {
 	show_log "$NEW_LOG"
 }
 logged() { grep -qE "$1" <<<"$NEW_LOG"; }
+not_grep() { ! grep -q "$@"; }
 
 echo "install from the armv7 tarball"
 J=$SCRATCH/armv7/jffs
@@ -134,6 +137,42 @@ ok "wan0 disconnected: nothing runs" test -z "$NEW_LOG" -a -z "$(reported)"
 wan_event 0 connected
 ok "wan0 connected: ddns_custom_updated 1" test "$(reported)" = 1
 ok "Route 53: merlin.example.com A 81.2.69.143 (nvram wan0_ipaddr)" test "$(record merlin.example.com A)" = 81.2.69.143
+
+echo "LAN hosts: lan_prefix=1 sends the nvram IPv6 prefix (ipv6_prefix, ipv6_prefix_length)"
+host_add "$SCRATCH/lan-host.txt" lanmerlin.example.com --types A --allow-explicit-ip \
+	--lan nas.example.com=::1234 --lan cam.example.com=eui64:00:11:22:33:44:55 --lan tv.example.com=::a:b:c:d ||
+	{ cat "$SCRATCH/lan-host.txt"; fail "host add"; finish; exit 1; }
+lanconf=$SCRATCH/lan.conf
+printed_config "$SCRATCH/lan-host.txt" merlin | sed 's/^explicit_ip=0$/explicit_ip=1/' >"$lanconf"
+chmod 600 "$lanconf"
+lan_records() { echo "$(record nas.example.com AAAA) $(record cam.example.com AAAA) $(record tv.example.com AAAA)"; }
+printf 'jffs2_scripts=1\nwan_primary=0\nipv6_prefix=2001:db8:1:10::\nipv6_prefix_length=64\n' >"$fw/nvram.txt"
+: >"$WRAPPER.calls"
+ddns_start "$J" 81.2.69.160 DYN53_CONFIG="$lanconf" DYN53_NVRAM="$fw/nvram"
+ok "lan_prefix not set: no --lan-prefix" not_grep -- --lan-prefix "$WRAPPER.calls"
+ok "and no LAN record is written" test "$(lan_records)" = "none none none"
+echo "lan_prefix=1" >>"$lanconf"
+ddns_start "$J" 81.2.69.160 DYN53_CONFIG="$lanconf" DYN53_NVRAM="$fw/nvram"
+ok "lan_prefix=1: dyn53 update --lan-prefix 2001:db8:1:10::/64" \
+	grep -q -- 'update --lan-prefix 2001:db8:1:10::/64$' "$WRAPPER.calls"
+ok "ddns_custom_updated 1" test "$REPORT" = 1
+ok "Route 53: the 3 LAN records in 2001:db8:1:10::/64" test "$(lan_records)" = \
+	"2001:db8:1:10::1234 2001:db8:1:10:211:22ff:fe33:4455 2001:db8:1:10:a:b:c:d"
+sed -i 's/^ipv6_prefix=.*/ipv6_prefix=2001:db8:7:10::/' "$fw/nvram.txt"
+ddns_start "$J" 81.2.69.160 DYN53_CONFIG="$lanconf" DYN53_NVRAM="$fw/nvram"
+ok "a new prefix in nvram: all 3 LAN records moved to 2001:db8:7:10::/64" test "$(lan_records)" = \
+	"2001:db8:7:10::1234 2001:db8:7:10:211:22ff:fe33:4455 2001:db8:7:10:a:b:c:d"
+before=$(lan_records)
+cp "$fw/nvram.txt" "$SCRATCH/nvram.ok"
+for bad in "ipv6_prefix=2001:db8:zz::" "ipv6_prefix_length=72" "ipv6_prefix=fd00:1:2:3::" "ipv6_prefix="; do
+	sed "s/^${bad%%=*}=.*/$bad/" "$SCRATCH/nvram.ok" >"$fw/nvram.txt"
+	: >"$WRAPPER.calls"
+	ddns_start "$J" 81.2.69.160 DYN53_CONFIG="$lanconf" DYN53_NVRAM="$fw/nvram"
+	ok "nvram $bad: logged, no --lan-prefix, the update still runs and reports 1" \
+		test "$REPORT" = 1 -a -n "$(grep 'IPv6 LAN prefix' <<<"$NEW_LOG")" -a -z "$(grep -e --lan-prefix "$WRAPPER.calls")"
+done
+ok "LAN records untouched" test "$(lan_records)" = "$before"
+printf 'jffs2_scripts=1\nwan_primary=0\n' >"$fw/nvram.txt"
 
 echo "aarch64 binary through the Entware package (aarch64-3.10)"
 root=$SCRATCH/entware

@@ -10,6 +10,10 @@
 # IPv6: an AAAA record on wan6 (ifupdate) and on PPPoE's wan_6; the aarch64 binary. The
 # hotplug script asks `dyn53 interfaces` which events concern it: UCI booleans (off,
 # disabled), quoted option names and records without an interface follow the client's rules.
+# LAN hosts: with option lan_prefix on, the hotplug script reads the lan interface's prefix
+# from netifd (ubus + jsonfilter stand-ins, netifd-lan-status.json: its real JSON shape) and a
+# wan6 ifupdate with a new prefix moves the host's 3 LAN records; off, missing or garbage
+# prefix: no --lan-prefix, the update still runs.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +27,9 @@ echo "  backend $BACKEND_URL, zone $ZONE_ID"
 bb=$SCRATCH/bb
 syslog=$SCRATCH/syslog
 busybox_path "$bb" "$syslog"
+# uci, ubus and jsonfilter, which the hotplug script asks for the LAN prefix.
+tools=$SCRATCH/openwrt-tools
+openwrt_tools "$tools"
 
 enable_service() {
 	local start
@@ -33,18 +40,19 @@ enable_service() {
 # What `/etc/init.d/dyn53 disable` does (rc.common).
 disable_service() { rm -f "$1"/etc/rc.d/S??dyn53 "$1"/etc/rc.d/K??dyn53; }
 
-# router ROOT ARCH TRIPLE HOSTNAME TYPES: an offline OpenWrt root with the package installed as
+# router ROOT ARCH TRIPLE HOSTNAME TYPES [HOST ADD OPTIONS]: an offline OpenWrt root with the package installed as
 # opkg does (data, then postinst with IPKG_INSTROOT), the service enabled as
 # `/etc/init.d/dyn53 enable` does, the config `host add` printed for HOSTNAME (record types
 # TYPES, backend BACKEND_URL) pasted into
 # /etc/config/dyn53 (0600), and a dyn53 wrapper running the installed binary under qemu.
 router() {
 	local root=$1 arch=$2 triple=$3 name=$4 types=$5 info
+	shift 5
 	mkdir -p "$root"
 	info=$(opkg_unpack "$(ipk_file "$arch")" "$root") || return 1
 	IPKG_INSTROOT=$root "$BUSYBOX" sh "$info/dyn53.postinst" configure || return 1
 	enable_service "$root"
-	host_add "$root/host-add.txt" "$name" --types "$types" || { cat "$root/host-add.txt" >&2; return 1; }
+	host_add "$root/host-add.txt" "$name" --types "$types" "$@" || { cat "$root/host-add.txt" >&2; return 1; }
 	printed_config "$root/host-add.txt" openwrt >"$root/etc/config/dyn53"
 	chmod 600 "$root/etc/config/dyn53"
 	mkdir -p "$root/qemu"
@@ -57,9 +65,9 @@ router() {
 hotplug() {
 	local root=$1 action=$2 iface=$3 mark
 	mark=$(wc -l <"$syslog")
-	bbsh "$bb" PATH="$root/qemu:$bb" ACTION="$action" INTERFACE="$iface" DEVICE=eth0 \
+	bbsh "$bb" PATH="$root/qemu:$tools:$bb" ACTION="$action" INTERFACE="$iface" DEVICE=eth0 \
 		DYN53_ROOT="$root" DYN53_CONFIG="$root/etc/config/dyn53" -- "$root/etc/hotplug.d/iface/95-dyn53"
-	if tail -n +$((mark + 1)) "$syslog" | grep -q ": updating$"; then
+	if tail -n +$((mark + 1)) "$syslog" | grep -qE ": updating( \(|$)"; then
 		wait_for 180 logged_since "$mark" "^dyn53\.daemon\.[a-z]+ $action $iface: (done|failed)" ||
 			echo "    (no result logged within 180 s)"
 	fi
@@ -185,6 +193,78 @@ ok "ifup wan: no record on wan, nothing runs" test -z "$(calls "$R")" -a -z "$NE
 # PPPoE with IPv6: netifd names the DHCPv6 side of the link wan_6.
 hotplug "$R" ifup wan_6
 ok "PPPoE: a record on wan_6 follows ifup wan_6 (unchanged ::1)" logged 'home6\.example\.com AAAA unchanged ::1$'
+
+echo "LAN hosts: the LAN prefix from netifd (ubus) goes with the wan6 update"
+R=$SCRATCH/mipsel-lan
+BACKEND_URL="http://[::1]:$BACKEND_PORT/" router "$R" mipsel_24kc mipsel-unknown-linux-musl lanhome.example.com AAAA \
+	--lan nas.example.com=::1234 --lan cam.example.com=eui64:00:11:22:33:44:55 --lan tv.example.com=::a:b:c:d ||
+	fail "set up the LAN router root"
+lan_records() { echo "$(record nas.example.com AAAA) $(record cam.example.com AAAA) $(record tv.example.com AAAA)"; }
+# netifd's answer for the lan interface: a ULA and a global prefix assignment (real shape).
+cp "$ROUTER_TESTS/netifd-lan-status.json" "$tools/netifd/lan.json"
+hotplug "$R" ifupdate wan6
+ok "option lan_prefix not set: no prefix sent (dyn53 update --interface wan6)" \
+	test "$(calls "$R")" = "update --interface wan6"
+ok "and no LAN record is written" test "$(lan_records)" = "none none none"
+sed -i "/^config dyn53/a\\\toption lan_prefix '1'" "$R/etc/config/dyn53"
+cp "$R/etc/config/dyn53" "$R/config.lan"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "option lan_prefix '1': the global assignment of interface lan is sent (the ULA one skipped)" \
+	test "$(calls "$R")" = "update --interface wan6 --lan-prefix 2001:db8:1:10::/64"
+ok "logged 'ifupdate wan6: done (exit 0)'" logged '^dyn53\.daemon\.info ifupdate wan6: done \(exit 0\)$'
+ok "Route 53 (moto API): the 3 LAN records in 2001:db8:1:10::/64" test "$(lan_records)" = \
+	"2001:db8:1:10::1234 2001:db8:1:10:211:22ff:fe33:4455 2001:db8:1:10:a:b:c:d"
+echo "the ISP delegates a new prefix: netifd reassigns lan, then wan6 ifupdate"
+sed -i 's/"2001:db8:1:10::/"2001:db8:7:10::/' "$tools/netifd/lan.json"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "the new prefix is sent" test "$(calls "$R")" = "update --interface wan6 --lan-prefix 2001:db8:7:10::/64"
+ok "Route 53: all 3 LAN records moved to 2001:db8:7:10::/64" test "$(lan_records)" = \
+	"2001:db8:7:10::1234 2001:db8:7:10:211:22ff:fe33:4455 2001:db8:7:10:a:b:c:d"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup wan_6
+ok "PPPoE's wan_6 sends it too" test "$(calls "$R")" = "update --interface wan_6 --lan-prefix 2001:db8:7:10::/64"
+before=$(lan_records)
+sed -i 's/"2001:db8:7:10::"/"2001:db8:7:10::zz"/' "$tools/netifd/lan.json"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "garbage prefix from ubus: logged, no --lan-prefix, the update still runs" \
+	test "$(calls "$R")" = "update --interface wan6"
+ok "logged 'interface lan gave a LAN prefix that is not a global /48 to /64 one; updating without it'" \
+	logged 'ifupdate wan6: interface lan gave a LAN prefix that is not a global /48 to /64 one; updating without it$'
+ok "logged 'ifupdate wan6: done (exit 0)'" logged '^dyn53\.daemon\.info ifupdate wan6: done \(exit 0\)$'
+ok "LAN records untouched" test "$(lan_records)" = "$before"
+rm "$tools/netifd/lan.json"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "no lan interface in netifd: no --lan-prefix, the update still runs" test "$(calls "$R")" = "update --interface wan6"
+ok "logged 'interface lan has no global IPv6 prefix; updating without it'" \
+	logged 'ifupdate wan6: interface lan has no global IPv6 prefix; updating without it$'
+ok "LAN records untouched" test "$(lan_records)" = "$before"
+sed 's/"2001:db8:1:10::"/"2001:db8:5:10::"/' "$ROUTER_TESTS/netifd-lan-status.json" >"$tools/netifd/lan.json"
+sed -i "s/option interface 'wan6 wan_6'/option interface 'wan'/" "$R/etc/config/dyn53"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "no record on wan6: its ifupdate still sends the prefix (dyn53 update --lan-prefix, all records)" \
+	test "$(calls "$R")" = "update --lan-prefix 2001:db8:5:10::/64"
+ok "Route 53: the LAN records moved to 2001:db8:5:10::/64" test "$(lan_records)" = \
+	"2001:db8:5:10::1234 2001:db8:5:10:211:22ff:fe33:4455 2001:db8:5:10:a:b:c:d"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifup lan
+ok "other interfaces still run nothing" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+cp "$R/config.lan" "$R/etc/config/dyn53"
+sed -i "0,/option enabled '1'/s//option enabled '0'/" "$R/etc/config/dyn53"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "dyn53 switched off (enabled '0'): lan_prefix on runs nothing either" test -z "$(calls "$R")" -a -z "$NEW_LOG"
+cp "$R/config.lan" "$R/etc/config/dyn53"
+sed -i "s/option lan_prefix '1'/option lan_prefix 'lan guest'/" "$R/etc/config/dyn53"
+: >"$R/qemu/dyn53.calls"
+hotplug "$R" ifupdate wan6
+ok "option lan_prefix 'lan guest' (not an interface name): logged, update without a prefix" \
+	test "$(calls "$R")" = "update --interface wan6" -a -n "$(grep "not an interface name" <<<"$NEW_LOG")"
+cp "$R/config.lan" "$R/etc/config/dyn53"
 
 R=$SCRATCH/aarch64
 echo "router: aarch64_generic package, aarch64 binary under qemu-aarch64-static"

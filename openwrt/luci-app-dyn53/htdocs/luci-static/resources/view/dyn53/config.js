@@ -250,6 +250,14 @@ return view.extend({
 		o.datatype = 'range(60,86400)';
 		o.placeholder = '600';
 
+		// Read by the hotplug script (uci), not by dyn53: see docs/ROUTERS.md, LAN hosts.
+		o = s.option(form.Value, 'lan_prefix', _('Send LAN prefix of'),
+			_('For LAN hosts (dyn53-backend host lan add): 1 sends the IPv6 prefix of interface lan, ' +
+			  'or name another interface; empty or 0: off.'));
+		o.optional = true;
+		o.placeholder = '0';
+		o.datatype = 'uciname';
+
 		o = s.option(form.Value, 'ca_file', _('CA file'), _('Optional: a PEM file of extra trusted CAs.'));
 		o.optional = true;
 
