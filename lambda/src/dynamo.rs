@@ -8,7 +8,7 @@ use crate::host::{
 };
 use crate::lan::LanRecord;
 use crate::random;
-use crate::sealed::{self, Sealing};
+use crate::sealed::{self, SealError, Sealing};
 use crate::store::{HostState, HostStore, Known, Loaded, StoreError};
 use crate::table::{
     conditional, n, s, state_from_item, state_pk, unavailable, Item, Table, EXPIRES, NONCE_KEY_PK,
@@ -510,9 +510,16 @@ impl HostStore for Dynamo {
         let mut items = self.items.get_many(&[hk.clone(), sk.clone()]).await?;
         let host = match items.remove(&hk) {
             None => None,
+            // A secret that cannot be opened makes the item unusable (the owner must fix
+            // it); KMS being unreachable is a failure of the call, as the table's would be.
             Some(mut item) => {
-                sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item).await?;
-                Some(host_from_item(&item, true))
+                match sealed::open_item(self.sealing.as_ref(), &self.table, hostname, &mut item)
+                    .await
+                {
+                    Ok(()) => Some(host_from_item(&item, true)),
+                    Err(SealError::Unusable(why)) => Some(Err(why)),
+                    Err(e) => return Err(e.into()),
+                }
             }
         };
         Ok(Loaded {

@@ -21,7 +21,7 @@ pub(super) const KV_KEYS: &[&str] = &[
     "status_file",
 ];
 /// Keys the Merlin scripts may use that the client ignores.
-pub(super) const KV_SCRIPT_KEYS: &[&str] = &["check_interval"];
+pub(super) const KV_SCRIPT_KEYS: &[&str] = &["check_interval", "lan_prefix"];
 
 /// Parses the value part of `key=value`: optional single or double quotes, `#` comments
 /// after whitespace.

@@ -270,10 +270,12 @@ fn plain_http_is_fine_for_loopback() {
 
 #[test]
 fn unknown_keys_warn() {
-    let f = parse("url=https://a.example/\ncolour=blue\ncheck_interval=600\n").unwrap();
+    let f =
+        parse("url=https://a.example/\ncolour=blue\ncheck_interval=600\nlan_prefix=1\n").unwrap();
     assert_eq!(f.warnings.len(), 1);
     assert!(f.warnings[0].contains("unknown setting 'colour'"));
-    let f = parse("config dyn53\n option colour 'blue'\nconfig foo\n option x 'y'\n").unwrap();
+    let f = parse("config dyn53\n option colour 'blue'\n option lan_prefix 'lan'\nconfig foo\n option x 'y'\n")
+        .unwrap();
     assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
 }
 

@@ -73,7 +73,7 @@ pub(super) const UCI_GLOBAL_KEYS: &[&str] = &[
     "status_file",
 ];
 /// Keys of `config dyn53` that the router scripts use and the client ignores.
-pub(super) const UCI_SCRIPT_KEYS: &[&str] = &["check_interval"];
+pub(super) const UCI_SCRIPT_KEYS: &[&str] = &["check_interval", "lan_prefix"];
 /// Keys of `config record`.
 pub(super) const UCI_RECORD_KEYS: &[&str] =
     &["hostname", "type", "interface", "enabled", "explicit_ip"];
