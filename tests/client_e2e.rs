@@ -162,10 +162,7 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
         format!("{HOME} A changed none -> 127.0.0.1\n"),
         "{r}"
     );
-    assert_eq!(
-        f.record(HOME),
-        localhost()
-    );
+    assert_eq!(f.record(HOME), localhost());
     let r = f.run(&["-c", &cfg, "update"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
@@ -174,7 +171,10 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
     assert_eq!(f.be().fakes.dns.upserts(), 1, "one Route 53 change");
     let texts = f.be().notifications();
     assert_eq!(texts.len(), 1, "one text for the one change: {texts:?}");
-    assert!(texts[0].contains(HOME) && texts[0].contains("127.0.0.1"), "{texts:?}");
+    assert!(
+        texts[0].contains(HOME) && texts[0].contains("127.0.0.1"),
+        "{texts:?}"
+    );
     // Each run's get and set share one connection; the runs use different ones.
     assert_eq!(reqs[0].conn, reqs[1].conn);
     assert_eq!(reqs[2].conn, reqs[3].conn);
@@ -508,7 +508,10 @@ fn certificate_for_another_name_is_refused() {
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("is not valid for that name"), "{r}");
     assert!(other.requests().is_empty());
-    assert!(other.fakes.store.calls().is_empty(), "the backend was not reached");
+    assert!(
+        other.fakes.store.calls().is_empty(),
+        "the backend was not reached"
+    );
 }
 
 #[test]
@@ -688,8 +691,11 @@ fn stale_nonce_and_server_errors_are_retried() {
     // answer. The second set meets a throttled Route 53, and the backend says `unavailable`.
     let (status, stale) =
         Response::error(ErrorCode::Nonce, "nonce expired or already used").render(Form::V2);
-    f.be()
-        .add_rule(Rule::times(Match::Dyn53Set, Fault::Answer(status, stale), 1));
+    f.be().add_rule(Rule::times(
+        Match::Dyn53Set,
+        Fault::Answer(status, stale),
+        1,
+    ));
     f.be().fakes.dns.fail(DnsFault::Throttled, 1);
     let r = f.run(&["-c", &cfg]);
     assert_eq!(r.code, 0, "{r}");
@@ -700,7 +706,10 @@ fn stale_nonce_and_server_errors_are_retried() {
     );
     let answers: Vec<_> = f.be().proxy.seen().into_iter().map(|s| s.answer).collect();
     assert!(
-        answers[3].as_deref().unwrap_or("").contains("\"unavailable\""),
+        answers[3]
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"unavailable\""),
         "{answers:?}"
     );
     // A backend that keeps failing: transient, exit 1 once the deadline is over.
