@@ -175,6 +175,15 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
         texts[0].contains(HOME) && texts[0].contains("127.0.0.1"),
         "{texts:?}"
     );
+    // Each set checked in; only the first changed the record.
+    let counts: Vec<_> = f
+        .be()
+        .metrics()
+        .into_iter()
+        .filter(|(h, c)| h == HOME && !c.is_empty())
+        .map(|(_, c)| (c.check_in, c.changed))
+        .collect();
+    assert_eq!(counts, [(1, 1), (1, 0)]);
     // Each run's get and set share one connection; the runs use different ones.
     assert_eq!(reqs[0].conn, reqs[1].conn);
     assert_eq!(reqs[2].conn, reqs[3].conn);
@@ -537,6 +546,14 @@ fn wrong_secret_is_a_permanent_failure() {
     let r = f.run(&["-c", &cfg, "--secret-file", &wrong, "--protocol", "1"]);
     assert_eq!(r.code, 2, "{r}");
     assert_eq!(f.record(HOME), None);
+    let failures = f
+        .be()
+        .metrics()
+        .iter()
+        .filter(|(h, c)| h == HOME && c.auth_failure == 1)
+        .count();
+    assert_eq!(failures, 2, "{:?}", f.be().metrics());
+    assert_eq!(f.be().fakes.dns.upserts(), 0);
 }
 
 #[test]
