@@ -1,12 +1,17 @@
-//! End-to-end tests of the real `dyn53` binary against a local HTTPS protocol peer
-//! (see tests/peer). Set DYN53_CLIENT_BIN / DYN53_TEST_RUNNER to run a cross-built
-//! router binary under qemu-user instead of the host build.
+//! End-to-end tests of the real `dyn53` binary against the real backend: the handler with
+//! in-memory fakes behind it, served in-process over TLS (dyn53_testsupport::Served). Tests
+//! that need a foreign or misbehaving server (the reference designs, a malformed nonce, a
+//! server that is down or never answers, IPv6) use the stand-in in tests/peer. Set
+//! DYN53_CLIENT_BIN / DYN53_TEST_RUNNER to run a cross-built router binary under qemu-user
+//! instead of the host build.
 //!
 //! Hostnames end in `.invalid` (RFC 6761): nothing real is ever looked up or changed.
 
 mod peer;
 
-use dyn53::protocol::RecordType;
+use dyn53::protocol::{ErrorCode, Form, RecordType, Response};
+use dyn53_testsupport::proxy::{Fault, Match, Rule};
+use dyn53_testsupport::served::DnsFault;
 use dyn53_testsupport::*;
 use peer::*;
 use std::net::TcpListener;
@@ -15,10 +20,18 @@ use std::time::Duration;
 const SECRET: &str = "correct-horse-battery-staple-7d1f";
 const HOME: &str = "home.dyn53.invalid";
 
-/// A peer with one registered host, a CA file and a secret file for the client.
+/// What the client talks to.
+enum Server {
+    /// The real backend (the default).
+    Real(Served),
+    /// The stand-in, playing a foreign server.
+    Peer(Peer),
+}
+
+/// A server with one registered host, a CA file and a secret file for the client.
 struct Fixture {
     ca: TestCa,
-    peer: Peer,
+    server: Server,
     dir: TempDir,
     ca_file: String,
     secret_file: String,
@@ -26,20 +39,57 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The real backend over HTTPS.
     fn new() -> Self {
         let ca = TestCa::new();
+        let be = Served::https(&ca);
+        be.add_host(HOME, SECRET, false);
+        Self::with(ca, Server::Real(be))
+    }
+
+    /// The stand-in playing `style`, over HTTPS.
+    fn foreign(style: Style) -> Self {
+        let ca = TestCa::new();
         let peer = Peer::https(&ca);
+        peer.set_style(style);
         peer.add_host(HOME, SECRET, false);
+        Self::with(ca, Server::Peer(peer))
+    }
+
+    fn with(ca: TestCa, server: Server) -> Self {
         let dir = TempDir::new("e2e");
         let ca_file = dir.file("ca.pem", &ca.pem);
         let secret_file = dir.file("secret", format!("{SECRET}\n"));
         Fixture {
             ca,
-            peer,
+            server,
             dir,
             ca_file,
             secret_file,
             configs: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The real backend.
+    fn be(&self) -> &Served {
+        match &self.server {
+            Server::Real(be) => be,
+            Server::Peer(_) => panic!("this fixture runs the stand-in"),
+        }
+    }
+
+    /// The stand-in.
+    fn peer(&self) -> &Peer {
+        match &self.server {
+            Server::Peer(p) => p,
+            Server::Real(_) => panic!("this fixture runs the real backend"),
+        }
+    }
+
+    fn url(&self) -> String {
+        match &self.server {
+            Server::Real(be) => be.url(),
+            Server::Peer(p) => p.url(),
         }
     }
 
@@ -51,7 +101,7 @@ impl Fixture {
             &format!("dyn53-{n}.conf"),
             format!(
                 "# written by the test\nurl={}\nsecret_file={}\nca_file={}\ntimeout=20\n{extra}",
-                self.peer.url(),
+                self.url(),
                 self.secret_file,
                 self.ca_file
             ),
@@ -65,9 +115,25 @@ impl Fixture {
     }
 
     fn checked(&self, r: Run) -> Run {
-        self.peer.assert_nothing_secret_in(&r);
+        match &self.server {
+            Server::Real(be) => be.assert_nothing_secret_in(&r),
+            Server::Peer(p) => p.assert_nothing_secret_in(&r),
+        }
         assert_log_lines(&r);
         r
+    }
+
+    /// The kinds of the requests the server got, in order.
+    fn kinds(&self) -> Vec<&'static str> {
+        match &self.server {
+            Server::Real(be) => be.kinds(),
+            Server::Peer(p) => p.requests().iter().map(|s| s.kind).collect(),
+        }
+    }
+
+    /// A record's address as the real backend's Route 53 holds it.
+    fn record(&self, hostname: &str) -> Option<std::net::IpAddr> {
+        self.be().record(hostname, RecordType::A)
     }
 }
 
@@ -81,8 +147,8 @@ fn assert_log_lines(r: &Run) {
     }
 }
 
-fn kinds(peer: &Peer) -> Vec<&'static str> {
-    peer.requests().iter().map(|s| s.kind).collect()
+fn localhost() -> Option<std::net::IpAddr> {
+    Some("127.0.0.1".parse().unwrap())
 }
 
 #[test]
@@ -96,15 +162,28 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
         format!("{HOME} A changed none -> 127.0.0.1\n"),
         "{r}"
     );
-    assert_eq!(
-        f.peer.record(HOME, RecordType::A),
-        Some("127.0.0.1".parse().unwrap())
-    );
+    assert_eq!(f.record(HOME), localhost());
     let r = f.run(&["-c", &cfg, "update"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
-    let reqs = f.peer.requests();
-    assert_eq!(kinds(&f.peer), ["get", "set-v2", "get", "set-v2"]);
+    let reqs = f.be().requests();
+    assert_eq!(f.kinds(), ["get", "set-v2", "get", "set-v2"]);
+    assert_eq!(f.be().fakes.dns.upserts(), 1, "one Route 53 change");
+    let texts = f.be().notifications();
+    assert_eq!(texts.len(), 1, "one text for the one change: {texts:?}");
+    assert!(
+        texts[0].contains(HOME) && texts[0].contains("127.0.0.1"),
+        "{texts:?}"
+    );
+    // Each set checked in; only the first changed the record.
+    let counts: Vec<_> = f
+        .be()
+        .metrics()
+        .into_iter()
+        .filter(|(h, c)| h == HOME && !c.is_empty())
+        .map(|(_, c)| (c.check_in, c.changed))
+        .collect();
+    assert_eq!(counts, [(1, 1), (1, 0)]);
     // Each run's get and set share one connection; the runs use different ones.
     assert_eq!(reqs[0].conn, reqs[1].conn);
     assert_eq!(reqs[2].conn, reqs[3].conn);
@@ -114,7 +193,7 @@ fn v2_sets_then_reports_unchanged_on_one_connection_per_run() {
 #[test]
 fn v1_with_uci_config_reports_the_change_without_the_old_address() {
     let f = Fixture::new();
-    f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
+    f.be().set_record(HOME, "192.0.2.1");
     let cfg = f.dir.file(
         "dyn53",
         format!(
@@ -123,7 +202,7 @@ fn v1_with_uci_config_reports_the_change_without_the_old_address() {
              \toption check_interval '600'\n\n\
              config record 'home'\n\toption hostname '{HOME}'\n\toption type 'A'\n\
              \toption interface 'wan'\n",
-            f.peer.url(),
+            f.url(),
             f.secret_file,
             f.ca_file
         ),
@@ -134,12 +213,12 @@ fn v1_with_uci_config_reports_the_change_without_the_old_address() {
     assert_eq!(r.stdout, format!("{HOME} A changed -> 127.0.0.1\n"));
     let r = f.run(&["-c", &cfg, "--interface", "wan"]);
     assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
-    assert_eq!(kinds(&f.peer), ["get", "set-v1", "get", "set-v1"]);
+    assert_eq!(f.kinds(), ["get", "set-v1", "get", "set-v1"]);
     // Hotplug for another interface: the record is not touched, nothing is sent.
     let r = f.run(&["-c", &cfg, "--interface", "wan6"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r}");
     assert!(r.stderr.contains("no record uses interface wan6"), "{r}");
-    assert_eq!(f.peer.requests().len(), 4);
+    assert_eq!(f.kinds().len(), 4);
 }
 
 /// A config for a reference-design backend: `protocol` and the hostname as its host
@@ -150,10 +229,9 @@ fn reference_config(f: &Fixture, protocol: &str, hostname: &str) -> String {
 
 #[test]
 fn query_form_against_a_2015_style_backend_keeps_the_trailing_dot() {
-    let f = Fixture::new();
-    f.peer.set_style(Style::Reference2015);
+    let f = Fixture::foreign(Style::Reference2015);
     let dotted = format!("{HOME}.");
-    f.peer.add_host(&dotted, SECRET, false);
+    f.peer().add_host(&dotted, SECRET, false);
     let cfg = reference_config(&f, "1-query", &dotted);
     let r = f.run(&["-c", &cfg]);
     assert_eq!(
@@ -162,16 +240,16 @@ fn query_form_against_a_2015_style_backend_keeps_the_trailing_dot() {
         "{r}"
     );
     assert_eq!(
-        f.peer.record(&dotted, RecordType::A),
+        f.peer().record(&dotted, RecordType::A),
         Some("127.0.0.1".parse().unwrap())
     );
     let r = f.run(&["-c", &cfg]);
     assert_eq!(r.stdout, format!("{HOME} A unchanged 127.0.0.1\n"), "{r}");
     let r = f.run(&["-c", &cfg, "ip"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "127.0.0.1\n"), "{r}");
-    assert_eq!(kinds(&f.peer), ["get", "set-v1", "get", "set-v1", "get"]);
+    assert_eq!(f.kinds(), ["get", "set-v1", "get", "set-v1", "get"]);
     let sets: Vec<_> = f
-        .peer
+        .peer()
         .requests()
         .into_iter()
         .filter_map(|s| s.hostname)
@@ -194,22 +272,21 @@ fn query_form_against_a_2015_style_backend_keeps_the_trailing_dot() {
     assert!(r.stderr.contains("needs protocol 1 or 1-query"), "{r}");
 
     // A wrong secret: the gateway answers HTTP 200 with "fail"; still exit 2, nothing set.
-    f.peer.set_record(&dotted, RecordType::A, "192.0.2.9");
+    f.peer().set_record(&dotted, RecordType::A, "192.0.2.9");
     let wrong = f.dir.file("wrong", "not-the-secret");
     let r = f.run(&["-c", &cfg, "--secret-file", &wrong]);
     assert_eq!(r.code, 2, "{r}");
     assert!(r.stderr.contains("Validation hashes do not match."), "{r}");
     assert_eq!(
-        f.peer.record(&dotted, RecordType::A),
+        f.peer().record(&dotted, RecordType::A),
         Some("192.0.2.9".parse().unwrap())
     );
 }
 
 #[test]
 fn json_form_against_a_2023_style_backend() {
-    let f = Fixture::new();
-    f.peer.set_style(Style::Reference2023);
-    f.peer.add_host(HOME, SECRET, false);
+    let f = Fixture::foreign(Style::Reference2023);
+    f.peer().add_host(HOME, SECRET, false);
     let cfg = reference_config(&f, "1", HOME);
     let r = f.run(&["-c", &cfg]);
     assert_eq!(
@@ -244,7 +321,7 @@ fn json_form_against_a_2023_style_backend() {
 #[test]
 fn several_records_in_one_run_and_one_failure_does_not_stop_the_others() {
     let f = Fixture::new();
-    f.peer
+    f.be()
         .add_host("nas.dyn53.invalid", "another-secret-for-nas", false);
     // nas has a different secret than the one the client holds: auth fails for it only.
     let cfg = f.kv_config(&format!("records={HOME} nas.dyn53.invalid,{HOME}:A2\n"));
@@ -252,7 +329,7 @@ fn several_records_in_one_run_and_one_failure_does_not_stop_the_others() {
     assert_eq!(r.code, 2, "{r}");
     assert!(r.stderr.contains("must be A or AAAA"), "{r}");
 
-    f.peer.add_host("www.dyn53.invalid", SECRET, false);
+    f.be().add_host("www.dyn53.invalid", SECRET, false);
     let cfg = f.kv_config(&format!(
         "records={HOME} nas.dyn53.invalid www.dyn53.invalid\n"
     ));
@@ -271,7 +348,7 @@ fn several_records_in_one_run_and_one_failure_does_not_stop_the_others() {
         "{r}"
     );
     assert!(r.stderr.contains("1 of 3 record(s) failed"), "{r}");
-    assert_eq!(f.peer.record("nas.dyn53.invalid", RecordType::A), None);
+    assert_eq!(f.record("nas.dyn53.invalid"), None);
 }
 
 #[test]
@@ -395,7 +472,7 @@ fn deadline_is_kept_when_the_server_never_answers() {
 #[test]
 fn unknown_ca_is_refused_with_a_clear_message() {
     let f = Fixture::new();
-    let url = f.peer.url();
+    let url = f.url();
     let r = f.run(&[
         "--url",
         &url,
@@ -414,7 +491,7 @@ fn unknown_ca_is_refused_with_a_clear_message() {
     );
     assert!(r.stderr.contains("set ca_file"), "{r}");
     assert!(
-        f.peer.requests().is_empty(),
+        f.kinds().is_empty(),
         "nothing may be sent over a refused TLS"
     );
 }
@@ -422,11 +499,7 @@ fn unknown_ca_is_refused_with_a_clear_message() {
 #[test]
 fn certificate_for_another_name_is_refused() {
     let f = Fixture::new();
-    let other = Peer::start(
-        TcpListener::bind("127.0.0.1:0").unwrap(),
-        Some(f.ca.server_config(&["other.dyn53.invalid"])),
-        Mode::Normal,
-    );
+    let other = Served::start(Some(f.ca.server_config(&["other.dyn53.invalid"])));
     other.add_host(HOME, SECRET, false);
     let url = other.url();
     let r = f.run(&[
@@ -444,6 +517,10 @@ fn certificate_for_another_name_is_refused() {
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("is not valid for that name"), "{r}");
     assert!(other.requests().is_empty());
+    assert!(
+        other.fakes.store.calls().is_empty(),
+        "the backend was not reached"
+    );
 }
 
 #[test]
@@ -461,14 +538,22 @@ fn wrong_secret_is_a_permanent_failure() {
     assert!(r.stderr.contains("check that the secret"), "{r}");
     assert!(!r.stderr.contains("not-the-secret-at-all"), "{r}");
     assert_eq!(
-        kinds(&f.peer),
+        f.kinds(),
         ["get", "set-v2"],
         "auth failures are not retried"
     );
     // The same with protocol 1.
     let r = f.run(&["-c", &cfg, "--secret-file", &wrong, "--protocol", "1"]);
     assert_eq!(r.code, 2, "{r}");
-    assert_eq!(f.peer.record(HOME, RecordType::A), None);
+    assert_eq!(f.record(HOME), None);
+    let failures = f
+        .be()
+        .metrics()
+        .iter()
+        .filter(|(h, c)| h == HOME && c.auth_failure == 1)
+        .count();
+    assert_eq!(failures, 2, "{:?}", f.be().metrics());
+    assert_eq!(f.be().fakes.dns.upserts(), 0);
 }
 
 #[test]
@@ -490,7 +575,7 @@ fn config_errors_exit_2_and_contact_nobody() {
             vec![
                 "-c".into(),
                 f.dir
-                    .file("t.conf", format!("url={}\ntimeout=0\n", f.peer.url())),
+                    .file("t.conf", format!("url={}\ntimeout=0\n", f.url())),
             ],
             "timeout must be whole seconds",
         ),
@@ -528,7 +613,7 @@ fn config_errors_exit_2_and_contact_nobody() {
                 "-c".into(),
                 f.dir.file(
                     "nosecret.conf",
-                    format!("url={}\nhostname={HOME}\nsecret=\n", f.peer.url()),
+                    format!("url={}\nhostname={HOME}\nsecret=\n", f.url()),
                 ),
             ],
             "no secret: set secret_file",
@@ -576,7 +661,7 @@ fn config_errors_exit_2_and_contact_nobody() {
     }
     // A secret given in the environment is checked too, and never echoed.
     let r = run_env(
-        &["--url", &f.peer.url(), "--hostname", HOME],
+        &["--url", &f.url(), "--hostname", HOME],
         &[("DYN53_SECRET", "line1\nline2"), ("DYN53_SECRET_FILE", "")],
     );
     assert_eq!(r.code, 2, "{r}");
@@ -587,7 +672,7 @@ fn config_errors_exit_2_and_contact_nobody() {
     );
     assert!(!r.stderr.contains("line1"), "{r}");
     assert!(
-        f.peer.requests().is_empty(),
+        f.kinds().is_empty(),
         "config errors must not reach the backend"
     );
 }
@@ -602,14 +687,14 @@ fn dry_run_sends_no_set() {
         r.stdout,
         format!("{HOME} A would-change none -> 127.0.0.1\n")
     );
-    assert_eq!(kinds(&f.peer), ["get"]);
-    assert_eq!(f.peer.record(HOME, RecordType::A), None);
+    assert_eq!(f.kinds(), ["get"]);
+    assert_eq!(f.record(HOME), None);
 }
 
 #[test]
 fn ip_command_needs_no_secret() {
     let f = Fixture::new();
-    let url = f.peer.url();
+    let url = f.url();
     let r = f.run(&["--url", &url, "--ca-file", &f.ca_file, "ip"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "127.0.0.1\n"), "{r}");
 }
@@ -618,22 +703,36 @@ fn ip_command_needs_no_secret() {
 fn stale_nonce_and_server_errors_are_retried() {
     let f = Fixture::new();
     let cfg = f.kv_config(&format!("hostname={HOME}\n"));
-    {
-        let mut s = f.peer.state.lock().unwrap();
-        s.inject_set_errors.extend([
-            dyn53::protocol::ErrorCode::Nonce,
-            dyn53::protocol::ErrorCode::Unavailable,
-        ]);
-    }
+    // The backend answers `nonce` only when a nonce outlives its 300 s or is spent twice,
+    // which a test cannot time: the proxy gives the first set the backend's own `nonce`
+    // answer. The second set meets a throttled Route 53, and the backend says `unavailable`.
+    let (status, stale) =
+        Response::error(ErrorCode::Nonce, "nonce expired or already used").render(Form::V2);
+    f.be().add_rule(Rule::times(
+        Match::Dyn53Set,
+        Fault::Answer(status, stale),
+        1,
+    ));
+    f.be().fakes.dns.fail(DnsFault::Throttled, 1);
     let r = f.run(&["-c", &cfg]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
     assert_eq!(
-        kinds(&f.peer),
+        f.kinds(),
         ["get", "set-v2", "get", "set-v2", "get", "set-v2"]
     );
+    let answers: Vec<_> = f.be().proxy.seen().into_iter().map(|s| s.answer).collect();
+    assert!(
+        answers[3]
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"unavailable\""),
+        "{answers:?}"
+    );
     // A backend that keeps failing: transient, exit 1 once the deadline is over.
-    f.peer.state.lock().unwrap().fail_all_with_status = Some(502);
+    let gateway = r#"{"Message":"Service Unavailable"}"#.to_string();
+    f.be()
+        .add_rule(Rule::always(Match::Any, Fault::Answer(502, gateway)));
     let r = f.run(&["-c", &cfg, "--timeout", "3"]);
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("HTTP 502"), "{r}");
@@ -643,14 +742,14 @@ fn stale_nonce_and_server_errors_are_retried() {
 
 #[test]
 fn malformed_nonce_is_never_signed() {
-    let f = Fixture::new();
+    let f = Fixture::foreign(Style::Dyn53);
     let cfg = f.kv_config(&format!("hostname={HOME}\n"));
     // A line break would let the server choose what the signed text's lines say.
-    f.peer.state.lock().unwrap().inject_nonce = Some("1.2.3\nAAAA".into());
+    f.peer().state.lock().unwrap().inject_nonce = Some("1.2.3\nAAAA".into());
     let r = f.run(&["-c", &cfg]);
     assert_ne!(r.code, 0, "{r}");
     assert!(r.stderr.contains("malformed nonce"), "{r}");
-    assert_eq!(kinds(&f.peer), ["get"], "nothing signed, no set sent");
+    assert_eq!(f.kinds(), ["get"], "nothing signed, no set sent");
 }
 
 #[test]
@@ -665,7 +764,7 @@ fn check_compares_dns_with_the_backend() {
         format!("{HOME} A out-of-sync dns=none expected=127.0.0.1\n")
     );
     assert!(r.stderr.contains("run dyn53 update"), "{r}");
-    assert_eq!(kinds(&f.peer), ["get"], "check changes nothing");
+    assert_eq!(f.kinds(), ["get"], "check changes nothing");
 }
 
 #[test]
@@ -681,7 +780,7 @@ fn double_nat_and_explicit_ip() {
     assert_eq!(r.code, 2, "{r}");
     assert!(r.stderr.contains("not_allowed"), "{r}");
     // Allowed: the signed explicit address is set.
-    f.peer.add_host(HOME, SECRET, true);
+    f.be().add_host(HOME, SECRET, true);
     let r = f.run(&["-c", &cfg, "--ip", "203.0.113.5", "--explicit-ip"]);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(
@@ -698,7 +797,7 @@ fn environment_overrides_and_permission_warnings() {
         format!("url=https://wrong.dyn53.invalid/\nhostname={HOME}\nsecret={SECRET}\n"),
         0o644,
     );
-    let url = f.peer.url();
+    let url = f.url();
     let r = f.checked(run_env(
         &["-c", &cfg],
         &[
@@ -727,18 +826,15 @@ fn environment_overrides_and_permission_warnings() {
 
 #[test]
 fn plain_http_to_loopback_works() {
-    let peer = Peer::start(
-        TcpListener::bind("127.0.0.1:0").unwrap(),
-        None,
-        Mode::Normal,
-    );
-    peer.add_host(HOME, SECRET, false);
-    let url = format!("http://127.0.0.1:{}/", peer.addr.port());
+    let be = Served::start(None);
+    be.add_host(HOME, SECRET, false);
+    let url = be.url();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let r = run_env(
         &["--url", &url, "--hostname", HOME],
         &[("DYN53_SECRET", SECRET)],
     );
-    peer.assert_nothing_secret_in(&r);
+    be.assert_nothing_secret_in(&r);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, format!("{HOME} A changed none -> 127.0.0.1\n"));
 }
@@ -771,9 +867,9 @@ fn help_and_version() {
 #[test]
 fn update_writes_the_status_file_and_status_prints_it() {
     let f = Fixture::new();
-    f.peer
+    f.be()
         .add_host("nas.dyn53.invalid", "another-secret-for-nas", false);
-    f.peer.set_record(HOME, RecordType::A, "192.0.2.1");
+    f.be().set_record(HOME, "192.0.2.1");
     let status = f.dir.path().join("dyn53/status.json");
     let status = status.to_str().unwrap();
     // The config's status_file is used; DYN53_STATUS_FILE (set here) would override it,
@@ -794,7 +890,7 @@ fn update_writes_the_status_file_and_status_prints_it() {
         !text.contains(SECRET) && !text.contains("another-secret"),
         "{text}"
     );
-    assert!(!text.contains(&f.peer.url()), "{text}");
+    assert!(!text.contains(&f.url()), "{text}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

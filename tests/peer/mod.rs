@@ -1,12 +1,15 @@
-//! The client end-to-end tests' local HTTPS protocol peer, built on `dyn53::protocol` (the
-//! test CA, temp dirs and the runner of the real `dyn53` binary are in dyn53-testsupport).
+//! The client end-to-end tests' stand-in server, for what the real backend (which those
+//! tests run in-process, dyn53_testsupport::Served) cannot be: a FOREIGN server. It plays
+//! the 2015/2016 and 2023 reference deployments ([`Style`], written from the field notes on
+//! them, not with dyn53's answer writer), a server that hands out a malformed nonce (ours
+//! never does), one that comes up after the client started (bound to a port reserved
+//! first), one that completes TLS and never answers ([`Mode::Hang`]), and one on `[::1]`
+//! (behind the proxy the real backend sees the proxy's IPv4 address, not the client's).
 //!
-//! The peer is a protocol test peer, not the real backend: a fixed host table (hostname ->
-//! secret), records in memory, v2 nonces issued with `issue_nonce` and spent once. It logs
-//! every request with the id of the TCP connection it came on, and everything secret it
-//! saw (secrets, tokens, signatures, nonces) so tests can assert none of it is printed.
-//! With a reference [`Style`] it answers as the reference design's deployments do instead
-//! (written from the field notes on them, not with dyn53's answer writer).
+//! It keeps a fixed host table (hostname -> secret), records in memory, v2 nonces issued
+//! with `issue_nonce` and spent once; it logs every request with the id of the TCP
+//! connection it came on, and everything secret it saw so tests can assert none of it is
+//! printed.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -16,7 +19,7 @@ use dyn53::protocol::{
 };
 use dyn53_testsupport::{Run, TestCa};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,10 +58,6 @@ pub struct State {
     pub records: HashMap<(String, RecordType), IpAddr>,
     /// Requests in arrival order.
     pub requests: Vec<Seen>,
-    /// Errors to answer the next set requests with, in order (after checking nothing).
-    pub inject_set_errors: VecDeque<ErrorCode>,
-    /// Answer every request with this HTTP status and a non-dyn53 body.
-    pub fail_all_with_status: Option<u16>,
     /// Hand out this nonce text in get answers instead of a real one.
     pub inject_nonce: Option<String>,
     /// Everything secret that crossed the wire (must never show up in client output).
@@ -329,14 +328,6 @@ fn now() -> u64 {
 /// Answers one request the way the protocol (or the reference [`Style`]) says.
 fn handle(state: &Mutex<State>, src: IpAddr, req: &HttpRequest, conn: u64) -> (u16, String) {
     let mut s = state.lock().unwrap();
-    if let Some(status) = s.fail_all_with_status {
-        s.requests.push(Seen {
-            conn,
-            kind: "failed",
-            hostname: None,
-        });
-        return (status, r#"{"Message":"Service Unavailable"}"#.into());
-    }
     if s.style != Style::Dyn53 {
         return reference(&mut s, src, req, conn);
     }
@@ -370,17 +361,14 @@ fn handle(state: &Mutex<State>, src: IpAddr, req: &HttpRequest, conn: u64) -> (u
                 kind: "set-v1",
                 hostname: Some(r.hostname.clone()),
             });
-            if let Some(code) = s.inject_set_errors.pop_front() {
-                Response::error(code, "injected by the test")
+            let ok = s
+                .hosts
+                .get(&r.hostname)
+                .is_some_and(|h| v1_verify(&src.to_string(), &r.hostname_raw, &h.secret, &r.hash));
+            if ok {
+                apply(&mut s, &r.hostname, RecordType::for_ip(src), src)
             } else {
-                let ok = s.hosts.get(&r.hostname).is_some_and(|h| {
-                    v1_verify(&src.to_string(), &r.hostname_raw, &h.secret, &r.hash)
-                });
-                if ok {
-                    apply(&mut s, &r.hostname, RecordType::for_ip(src), src)
-                } else {
-                    Response::error(ErrorCode::Auth, "authentication failed")
-                }
+                Response::error(ErrorCode::Auth, "authentication failed")
             }
         }
         Ok(Request::SetV2(r)) => {
@@ -398,11 +386,7 @@ fn handle(state: &Mutex<State>, src: IpAddr, req: &HttpRequest, conn: u64) -> (u
                 nonce: &r.nonce,
             };
             let host = s.hosts.get(&r.hostname).cloned();
-            if let Some(code) = s.inject_set_errors.pop_front() {
-                Response::error(code, "injected by the test")
-            } else if check_nonce(NONCE_KEY, &r.nonce, now(), 300).is_err()
-                || s.spent.contains(&r.nonce)
-            {
+            if check_nonce(NONCE_KEY, &r.nonce, now(), 300).is_err() || s.spent.contains(&r.nonce) {
                 Response::error(ErrorCode::Nonce, "nonce expired or already used")
             } else if !host
                 .as_ref()

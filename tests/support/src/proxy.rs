@@ -143,6 +143,9 @@ pub enum Fault {
     DelayAnswer(Duration),
     /// Forward while the bucket has tokens, else answer Route 53 `Throttling`.
     Throttle(Bucket),
+    /// Answer with this status and JSON body, forwarding nothing (a gateway's error page,
+    /// or an answer the upstream gives only in a race a test cannot time).
+    Answer(u16, String),
 }
 
 /// A fault and how many requests it applies to.
@@ -204,6 +207,11 @@ pub struct Seen {
     pub finished: Instant,
     /// For dyn53 requests: the answer body the upstream gave.
     pub answer: Option<String>,
+    /// Id of the client connection it came on (1, 2, ... in accept order).
+    pub conn: u64,
+    /// For dyn53 requests: what was sent (the query string of a GET that has one, else
+    /// the body), so tests can tell the protocols apart and find the secrets in it.
+    pub sent: Option<String>,
 }
 
 impl Seen {
@@ -255,19 +263,21 @@ impl Proxy {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let accept = async {
+                    let mut conns = 0;
                     loop {
                         let Ok((tcp, _)) = listener.accept().await else {
                             continue;
                         };
                         let _ = tcp.set_nodelay(true);
-                        let (state, tls) = (state.clone(), tls.clone());
+                        conns += 1;
+                        let (state, tls, conn) = (state.clone(), tls.clone(), conns);
                         tokio::spawn(async move {
                             match tls {
-                                None => serve(tcp, upstream, state).await,
+                                None => serve(tcp, upstream, state, conn).await,
                                 Some(acceptor) => {
                                     // A refused handshake is the point of some tests.
                                     if let Ok(stream) = acceptor.accept(tcp).await {
-                                        serve(stream, upstream, state).await;
+                                        serve(stream, upstream, state, conn).await;
                                     }
                                 }
                             }
@@ -502,6 +512,7 @@ fn injected(fault: &Fault) -> Option<Response> {
                 request_id()
             ),
         ),
+        Fault::Answer(status, body) => (*status, "application/json", body.clone()),
         _ => return None,
     };
     Some(Response {
@@ -519,6 +530,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     upstream: SocketAddr,
     inner: Arc<Mutex<Inner>>,
+    id: u64,
 ) {
     let mut conn = BufReader::new(stream);
     loop {
@@ -530,6 +542,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let kind = classify(&req);
         let fault = decide(&inner, &kind, &req.body);
         let dyn53 = matches!(kind, Kind::Dyn53Get | Kind::Dyn53Set);
+        let sent = dyn53.then(|| match req.target.split_once('?') {
+            Some((_, q)) if req.method == "GET" => q.to_string(),
+            _ => String::from_utf8_lossy(&req.body).into_owned(),
+        });
         let log = |done: Done, answer: Option<&Response>| {
             let answer = answer
                 .filter(|_| dyn53)
@@ -540,6 +556,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 at,
                 finished: Instant::now(),
                 answer,
+                conn: id,
+                sent: sent.clone(),
             });
         };
         if let Some(resp) = fault.as_ref().and_then(injected) {
