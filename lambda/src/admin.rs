@@ -237,6 +237,27 @@ pub async fn host_remove(table: &Dynamo, hostname: &str) -> Result<String, Admin
     }
 }
 
+/// Sets (or with None clears) the hours after which a host that has not checked in counts
+/// as silent.
+pub async fn host_watch(
+    table: &Dynamo,
+    hostname: &str,
+    silent_after: Option<u32>,
+) -> Result<String, AdminError> {
+    if !table.set_silent_after(hostname, silent_after).await? {
+        return Err(AdminError::NotFound(format!(
+            "no host {hostname} in the table"
+        )));
+    }
+    Ok(match silent_after {
+        Some(h) => format!(
+            "{hostname} is watched: an alert goes out when it has not checked in for {h} h, \
+             and again when it is back.\n"
+        ),
+        None => format!("{hostname} is no longer watched.\n"),
+    })
+}
+
 /// The host item of `hostname`, for the `host lan` commands.
 async fn existing_host(table: &Dynamo, hostname: &str) -> Result<HostConfig, AdminError> {
     let unusable = |why: String| {

@@ -51,6 +51,9 @@ Usage:
   dyn53-backend host rotate HOSTNAME [--url FUNCTION_URL]
                                       new secret for a host; prints it once
   dyn53-backend host remove HOSTNAME  remove a host (its DNS records stay)
+  dyn53-backend host watch HOSTNAME (--silent-after HOURS | --off)
+                                      alert when the host has not checked in for HOURS
+                                      (1 to 720), or stop watching it
   dyn53-backend host seal [--dry-run] seal the secrets still stored in plaintext (hosts added
                                       before sealing or without DYN53_KMS_KEY) with the
                                       DYN53_KMS_KEY data key; --dry-run only lists them
@@ -108,6 +111,13 @@ pub enum Command {
     HostRemove {
         /// Host to remove.
         hostname: String,
+    },
+    /// `host watch`.
+    HostWatch {
+        /// Host to watch.
+        hostname: String,
+        /// Hours without a check-in before it counts as silent (None: not watched).
+        silent_after: Option<u32>,
     },
     /// `host seal`.
     HostSeal {
@@ -332,6 +342,19 @@ pub fn parse(
             Some("remove") => Command::HostRemove {
                 hostname: parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?,
             },
+            Some("watch") => {
+                let off = args.contains("--off");
+                let hours = silent_after(&mut args)?;
+                let hostname =
+                    parse_hostname(&positional(&mut args, "HOSTNAME")?).map_err(|e| e.0)?;
+                match (off, hours) {
+                    (true, None) | (false, Some(_)) => Command::HostWatch {
+                        hostname,
+                        silent_after: hours,
+                    },
+                    _ => return Err("host watch needs --silent-after HOURS or --off".into()),
+                }
+            }
             Some("seal") => Command::HostSeal {
                 dry_run: args.contains("--dry-run"),
             },
@@ -366,7 +389,7 @@ pub fn parse(
             }
             Some(other) => {
                 return Err(format!(
-                    "unknown host command {other:?} (add, list, rotate, remove, seal, lan)"
+                    "unknown host command {other:?} (add, list, rotate, remove, watch, seal, lan)"
                 ))
             }
             None => {
@@ -428,6 +451,35 @@ mod tests {
             false,
             None,
         )
+    }
+
+    #[test]
+    fn parses_watch() {
+        match p("host watch Home.Example.com --silent-after 12").unwrap() {
+            Command::HostWatch {
+                hostname,
+                silent_after,
+            } => assert_eq!(
+                (hostname.as_str(), silent_after),
+                ("home.example.com", Some(12))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            p("host watch home.example.com --off").unwrap(),
+            Command::HostWatch {
+                silent_after: None,
+                ..
+            }
+        ));
+        for bad in [
+            "host watch home.example.com",
+            "host watch home.example.com --off --silent-after 2",
+            "host watch home.example.com --silent-after 0",
+            "host watch --silent-after 2",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

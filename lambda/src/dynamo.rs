@@ -370,6 +370,28 @@ impl Dynamo {
         }
     }
 
+    /// Sets (`Some`) or removes the host's `silent_after` hours; false if there is no host.
+    pub async fn set_silent_after(
+        &self,
+        hostname: &str,
+        hours: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&host_pk(hostname)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#sa", "silent_after");
+        let req = match hours {
+            Some(h) => req
+                .update_expression("SET #sa = :h")
+                .expression_attribute_values(":h", n(h)),
+            None => req.update_expression("REMOVE #sa"),
+        };
+        Ok(conditional(req.send().await)?.is_some())
+    }
+
     /// Replaces a host's LAN records, only if they are still `old` (so two admins editing
     /// at once cannot lose each other's change); false if the host is gone or was changed.
     pub async fn set_lan(

@@ -173,6 +173,10 @@ async fn run_admin(cmd: Command) -> ExitCode {
             admin::host_rotate(&table, &hostname, url.as_deref()).await
         }
         Command::HostRemove { hostname } => admin::host_remove(&table, &hostname).await,
+        Command::HostWatch {
+            hostname,
+            silent_after,
+        } => admin::host_watch(&table, &hostname, silent_after).await,
         Command::HostSeal { dry_run } => admin::host_seal(&table, dry_run).await,
         Command::HostLanAdd {
             hostname,

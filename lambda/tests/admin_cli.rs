@@ -43,6 +43,21 @@ async fn host_items(s: &Stack) -> usize {
         .count()
 }
 
+/// The host item's `silent_after` attribute, as stored.
+async fn silent_after(s: &Stack, host: &str) -> Option<String> {
+    let out = aws_sdk_dynamodb::Client::new(&s.cfg)
+        .get_item()
+        .table_name(&s.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("host#{host}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.item()?.get("silent_after")?.as_n().ok().cloned()
+}
+
 /// A v2 set through the in-process backend with `secret`: does the secret work?
 async fn secret_works(s: &Stack, host: &str, secret: &str) -> bool {
     let (b, _) = s.backend(common::policy());
@@ -134,6 +149,37 @@ async fn host_lifecycle() {
         "old secret refused"
     );
     assert!(secret_works(&s, &host, &new_secret).await);
+
+    // Watching a host for silence, then not; bad input changes nothing.
+    let o = admin(&s, &["host", "watch", &host, "--silent-after", "6"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("6 h"), "{}", stdout(&o));
+    assert_eq!(silent_after(&s, &host).await.as_deref(), Some("6"));
+    for bad in [
+        &["--silent-after", "0"][..],
+        &["--silent-after", "721"],
+        &[],
+        &["--off", "--silent-after", "2"],
+    ] {
+        let args: Vec<&str> = ["host", "watch", host.as_str()]
+            .iter()
+            .chain(bad)
+            .copied()
+            .collect();
+        let o = admin(&s, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(silent_after(&s, &host).await.as_deref(), Some("6"));
+    let o = admin(&s, &["host", "watch", &host, "--off"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(silent_after(&s, &host).await, None);
+    let o = admin(
+        &s,
+        &["host", "watch", "nobody.example.com", "--silent-after", "2"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no host"));
+    assert_eq!(host_items(&s).await, 1, "watch never creates a host");
 
     let o = admin(&s, &["host", "remove", &host]);
     assert!(o.status.success(), "{}", stderr(&o));
