@@ -202,9 +202,14 @@ def check_secrets_key(c, moto, physical, outputs, env, by_sid):
     c.equal("function: kms:Decrypt of this key with the table's context, nothing else",
             (fn.get("Action"), fn.get("Resource"), fn.get("Condition")),
             ("kms:Decrypt", arn, {"StringEquals": context}))
-    c.check("function: no other KMS action", not any(
-        str(s.get("Action")).startswith("kms") or "'kms:" in str(s.get("Action"))
-        for sid, s in by_sid.items() if sid != "OpenTheTablesDataKey"), by_sid)
+    # The only other KMS use: SSM decrypting the alert channels' SecureStrings (issue 15),
+    # which kms:ViaService confines to SSM calls; no other key use, no other action.
+    via_ssm = {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}}
+    other = {sid: s for sid, s in by_sid.items() if sid != "OpenTheTablesDataKey"
+             and (str(s.get("Action")).startswith("kms") or "'kms:" in str(s.get("Action")))}
+    c.check("function: no other KMS action than Decrypt through SSM", all(
+        s.get("Action") == "kms:Decrypt" and s.get("Condition") == via_ssm
+        for s in other.values()), other)
 
 
 if __name__ == "__main__":
