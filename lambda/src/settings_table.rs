@@ -113,7 +113,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "DYN53_METRICS_NAMESPACE",
         Value("dyn53"),
-        "CloudWatch namespace of the CheckIn, Changed, AuthFailure and Error metrics",
+        "CloudWatch namespace of the CheckIn, Changed, LanChanged, AuthFailure and Error metrics",
         Parameter("MetricsNamespace"),
     ),
     s(
