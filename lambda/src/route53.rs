@@ -309,21 +309,9 @@ impl Dns for Route53 {
         ip: IpAddr,
         ttl: u32,
     ) -> Result<(), DnsError> {
-        let batch = change_batch(&[(name.to_string(), ip)], rtype, ttl)
-            .map_err(|e| DnsError::Rejected(format!("building the change: {e}")))?;
-        let backoff = self.wait_turn("ChangeResourceRecordSets").await?;
-        let (result, _) = retry(backoff, || async {
-            self.client
-                .change_resource_record_sets()
-                .hosted_zone_id(zone_id)
-                .change_batch(batch.clone())
-                .send()
-                .await
-                .map_err(classify)
-        })
-        .await;
-        result?;
-        Ok(())
+        // One record is a batch of one: the same call, pacing and retries.
+        self.upsert_many(zone_id, &[(name.to_string(), ip)], rtype, ttl)
+            .await
     }
 }
 
