@@ -5,7 +5,7 @@
 mod common;
 
 use common::service::backend_bin;
-use common::{admin, moto, Stack};
+use common::{admin, moto, printed_secret, Stack};
 use dyn53::protocol::{IpMode, Outcome, RecordType};
 use dyn53_backend::call::{Call, Method};
 use dyn53_backend::handler::Handle;
@@ -17,16 +17,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The secret line of `host add`/`rotate` output.
-fn printed_secret(out: &str) -> String {
-    let mut lines = out.lines();
-    lines
-        .find(|l| l.starts_with("Secret (shown only now"))
-        .and_then(|_| lines.next())
-        .map(|l| l.trim().to_string())
-        .expect("secret printed")
 }
 
 /// Host items in the table (count), read directly.

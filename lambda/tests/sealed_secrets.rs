@@ -7,7 +7,7 @@ mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::service::Service;
-use common::{admin_with, http, v1_hash, Stack};
+use common::{admin_with, http, printed_secret, v1_hash, Stack};
 use dyn53_backend::host::HostConfig;
 use dyn53_backend::sealed::{PLAIN, SEALED, SEALED_KEY};
 use dyn53_backend::table::DATA_KEY_PK;
@@ -47,16 +47,6 @@ fn admin_ok(s: &Stack, key: &str, args: &[&str]) -> String {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{args:?}: {err}");
     out
-}
-
-/// The secret line of `host add`/`rotate` output.
-fn printed_secret(out: &str) -> String {
-    let mut lines = out.lines();
-    lines
-        .find(|l| l.starts_with("Secret (shown only now"))
-        .and_then(|_| lines.next())
-        .map(|l| l.trim().to_string())
-        .expect("secret printed")
 }
 
 /// The raw table item `pk`, as anyone with read access to the table sees it.

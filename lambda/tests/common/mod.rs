@@ -136,3 +136,13 @@ pub fn to_request(v: serde_json::Value) -> lambda_http::Request {
         serde_json::from_value(v).expect("fixture is a Lambda HTTP event");
     lambda_http::Request::from(req)
 }
+
+/// The secret line of `host add`/`rotate` output.
+pub fn printed_secret(out: &str) -> String {
+    let mut lines = out.lines();
+    lines
+        .find(|l| l.starts_with("Secret (shown only now"))
+        .and_then(|_| lines.next())
+        .map(|l| l.trim().to_string())
+        .expect("secret printed")
+}
