@@ -1,4 +1,4 @@
-//! The property of the `event` fuzz target, shared with lambda/tests/fuzz_corpus.rs, which
+//! The property of the `event` fuzz target, shared with lambda/tests/backend/fuzz_corpus.rs, which
 //! replays its corpus and saved crashes in `make test`.
 
 use dyn53::protocol::Request;

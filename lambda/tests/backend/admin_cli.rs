@@ -2,8 +2,7 @@
 //! (secret printed once, both client configs), `host list` (no secrets), `host rotate`,
 //! `host remove`; bad input is a clear error with nothing written.
 
-mod common;
-
+use crate::common;
 use common::service::backend_bin;
 use common::{admin, moto, printed_secret, Stack};
 use dyn53::protocol::{IpMode, Outcome, RecordType};

@@ -3,8 +3,7 @@
 //! written before sealing keep working until `host seal` seals them, and no secret reaches
 //! a log.
 
-mod common;
-
+use crate::common;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::service::Service;
 use common::{admin_with, http, printed_secret, v1_hash, Stack};

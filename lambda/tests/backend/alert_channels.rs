@@ -6,8 +6,7 @@
 //! once, the silent-host check on a real-shaped EventBridge event, and a CloudWatch alarm
 //! in a real-shaped SNS event forwarded to the channels.
 
-mod common;
-
+use crate::common;
 use common::service::Service;
 use common::{admin_with, policy, to_request, v1_hash, Stack};
 use dyn53::protocol::RecordType;

@@ -5,9 +5,8 @@
 //! the record must hold the last one's address, and there must be exactly one notification
 //! per accepted change, naming the true previous address.
 
-mod common;
-mod support;
-
+use crate::common;
+use crate::support;
 use common::service::Service;
 use common::{emf_lines, Stack};
 use dyn53::protocol::{ErrorCode, Outcome, RecordType};

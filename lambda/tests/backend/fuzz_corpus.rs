@@ -2,7 +2,7 @@
 //! (tests/fuzz/corpus/event/, tests/fuzz/regressions/event/) through the same check, so
 //! what a fuzzer found stays fixed without the fuzzer.
 
-#[path = "../../tests/fuzz/checks_backend.rs"]
+#[path = "../../../tests/fuzz/checks_backend.rs"]
 mod checks_backend;
 
 #[test]

@@ -1,8 +1,7 @@
 //! The local service (`dyn53-backend serve`, the real binary) over HTTP against moto:
 //! keep-alive, body limits, IPv6, the trusted proxy header, and the same flow as Lambda.
 
-mod common;
-
+use crate::common;
 use common::http::{once, Conn};
 use common::service::{backend_bin, Service};
 use common::{counts, emf_lines, v1_hash, v2_body, Stack};

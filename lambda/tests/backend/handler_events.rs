@@ -4,8 +4,7 @@
 //! Each test asserts the record in Route 53, the SNS texts read back from moto, the EMF
 //! metrics, and for every rejected request that nothing changed.
 
-mod common;
-
+use crate::common;
 use common::{
     counts, dead_endpoint, fixture_event, sdk_config, to_request, v1_hash, v2_body, SharedBuf,
     Stack,

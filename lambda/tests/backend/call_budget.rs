@@ -4,8 +4,7 @@
 //! a booking of its shared schedule per Route 53 call (one or two conditional writes);
 //! that is printed, not budgeted.
 
-mod common;
-
+use crate::common;
 use common::calls::Calls;
 use common::{policy, v2_body, SharedBuf, Stack};
 use dyn53::protocol::{IpMode, RecordType, Response};

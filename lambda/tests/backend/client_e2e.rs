@@ -1,8 +1,7 @@
 //! The real router client (`dyn53 update`) against the real local service on moto, with
 //! the config `dyn53-backend host add` printed, pasted as is.
 
-mod common;
-
+use crate::common;
 use common::service::{backend_bin, Service};
 use common::Stack;
 use dyn53::protocol::RecordType;

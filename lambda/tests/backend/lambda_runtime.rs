@@ -3,8 +3,7 @@
 //! --only-lambda-apis`), against moto: main.rs wiring, settings from the environment, EMF on
 //! stdout, the same flow as everywhere else.
 
-mod common;
-
+use crate::common;
 use common::http::Conn;
 use common::service::backend_bin;
 use common::{counts, emf_lines, v2_body, Stack};

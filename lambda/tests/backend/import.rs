@@ -5,8 +5,7 @@
 //! secrets (the routers' v1 tokens still verify), no secret is ever printed, and bad input
 //! writes nothing.
 
-mod common;
-
+use crate::common;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,

@@ -11,9 +11,8 @@
 //! - `bench_herd` (ignored; tests/bench/load-herd): the real run at DYN53_HERD_HOSTS
 //!   routers (default 500) next to the model's prediction for it, and the model at 10,000.
 
-mod common;
-mod support;
-
+use crate::common;
+use crate::support;
 use common::Stack;
 use dyn53::protocol::RecordType;
 use dyn53_backend::dynamo::Dynamo;

@@ -2,8 +2,7 @@
 //! one ChangeResourceRecordSets call (counted on the Route 53 SDK client itself), an
 //! unchanged prefix changes nothing, and hosts without LAN records refuse a prefix.
 
-mod common;
-
+use crate::common;
 use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_route53::error::BoxError;

@@ -3,8 +3,7 @@
 //! take at least the same floor time, so neither the answer, its time nor the table load
 //! tells them apart.
 
-mod common;
-
+use crate::common;
 use common::calls::Calls;
 use common::{policy, v1_hash, SharedBuf, Stack};
 use dyn53_backend::aws;

@@ -4,8 +4,7 @@
 //! Each test asserts the answer lines, the record in Route 53, the SNS texts and the
 //! metrics, and for every refused request that nothing changed.
 
-mod common;
-
+use crate::common;
 use base64::Engine;
 use common::http::{once, Conn};
 use common::service::Service;

@@ -7,9 +7,8 @@
 //! `load_200_routers` runs in `make test`; `bench_load` (ignored; DYN53_LOAD_HOSTS, default
 //! 1000) is what tests/bench/load-herd runs for `make bench`, printing BENCH lines.
 
-mod common;
-mod support;
-
+use crate::common;
+use crate::support;
 use common::Stack;
 use dyn53::protocol::{ErrorCode, Outcome};
 use dyn53_testsupport::Service;

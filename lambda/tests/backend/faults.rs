@@ -3,9 +3,8 @@
 //! proxy between it and the backend. Each test checks the answer, the Route 53 record,
 //! the SNS texts read back from moto, the EMF metrics, and what reached moto.
 
-mod common;
-mod support;
-
+use crate::common;
+use crate::support;
 use common::http::Conn;
 use common::service::Service;
 use common::{emf_lines, v2_body, Stack};
