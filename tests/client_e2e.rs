@@ -1,7 +1,7 @@
 //! End-to-end tests of the real `dyn53` binary against the real backend: the handler with
 //! in-memory fakes behind it, served in-process over TLS (dyn53_testsupport::Served). Tests
 //! that need a foreign or misbehaving server (the reference designs, a malformed nonce, a
-//! server that is down or never answers, IPv6) use the stand-in in tests/peer. Set
+//! server that is down or never answers) use the stand-in in tests/peer. Set
 //! DYN53_CLIENT_BIN / DYN53_TEST_RUNNER to run a cross-built router binary under qemu-user
 //! instead of the host build.
 //!
@@ -353,25 +353,28 @@ fn several_records_in_one_run_and_one_failure_does_not_stop_the_others() {
 
 #[test]
 fn aaaa_records_go_over_ipv6() {
-    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+    let ca = TestCa::new();
+    let Some(be) = Served::https_v6(&ca) else {
         eprintln!("no IPv6 loopback on this machine; skipping");
         return;
     };
-    let ca = TestCa::new();
-    let peer = Peer::start(listener, Some(ca.server_config(&["::1"])), Mode::Normal);
-    peer.add_host(HOME, SECRET, false);
+    be.add_host_with(HOME, SECRET, false, &[RecordType::A, RecordType::Aaaa]);
     let dir = TempDir::new("e2e");
     let ca_file = dir.file("ca.pem", &ca.pem);
     let env = [
         ("DYN53_SECRET", SECRET),
         ("DYN53_CA_FILE", ca_file.as_str()),
     ];
-    let url = peer.url();
+    let url = be.url();
     let host_aaaa = format!("{HOME}:AAAA");
     let r = run_env(&["--url", &url, "--hostname", &host_aaaa], &env);
-    peer.assert_nothing_secret_in(&r);
+    be.assert_nothing_secret_in(&r);
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(r.stdout, format!("{HOME} AAAA changed none -> ::1\n"));
+    assert_eq!(
+        be.record(HOME, RecordType::Aaaa),
+        Some("::1".parse().unwrap())
+    );
     // An A record cannot be sent to an IPv6-literal URL: a clear configuration error.
     let r = run_env(&["--url", &url, "--hostname", HOME], &env);
     assert_eq!(r.code, 2, "{r}");

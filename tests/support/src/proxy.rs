@@ -9,11 +9,14 @@
 //! the blocking HTTP helper) without stalling it. Every request is logged with what was done
 //! to it, so tests can assert what reached the upstream (e.g. no ChangeResourceRecordSets).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Where proxies listen unless told otherwise.
+const LOOPBACK_V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Longest request or response head accepted (anything bigger is a bug in a test).
 const MAX_HEAD: usize = 64 * 1024;
@@ -240,15 +243,28 @@ pub struct Proxy {
 impl Proxy {
     /// A plain HTTP proxy to `upstream` on a free loopback port.
     pub fn start(upstream: SocketAddr) -> Proxy {
-        Self::start_with(upstream, None)
+        Self::start_with(upstream, None, LOOPBACK_V4)
     }
 
     /// A proxy that terminates TLS with `tls` and forwards plain HTTP to `upstream`.
     pub fn start_tls(upstream: SocketAddr, tls: Arc<rustls::ServerConfig>) -> Proxy {
-        Self::start_with(upstream, Some(tokio_rustls::TlsAcceptor::from(tls)))
+        Self::start_tls_on(upstream, tls, LOOPBACK_V4)
     }
 
-    fn start_with(upstream: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> Proxy {
+    /// [`Proxy::start_tls`] listening on loopback address `bind` (`::1` for IPv6 clients).
+    pub fn start_tls_on(
+        upstream: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+        bind: IpAddr,
+    ) -> Proxy {
+        Self::start_with(upstream, Some(tokio_rustls::TlsAcceptor::from(tls)), bind)
+    }
+
+    fn start_with(
+        upstream: SocketAddr,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        bind: IpAddr,
+    ) -> Proxy {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -260,7 +276,7 @@ impl Proxy {
                 .build()
                 .expect("proxy runtime");
             rt.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
+                let listener = TcpListener::bind((bind, 0)).await.expect("proxy bind");
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let accept = async {
                     let mut conns = 0;

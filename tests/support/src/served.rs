@@ -13,7 +13,7 @@ use dyn53_backend::handler::Policy;
 use dyn53_backend::host::HostConfig;
 use dyn53_backend::metrics::Counts;
 use dyn53_backend::testkit::{self, Fakes};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +56,23 @@ impl Served {
     /// The backend over HTTPS with `tls` (e.g. a certificate for another name), or over
     /// plain HTTP with `None`; default policy.
     pub fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Served {
+        Self::start_on(tls, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// The backend over HTTPS on the IPv6 loopback (`https://[::1]:PORT/`, a certificate of
+    /// `ca` for ::1): the backend sees the client's ::1, so AAAA records can be set. `None`
+    /// when this machine has no IPv6 loopback.
+    pub fn https_v6(ca: &TestCa) -> Option<Served> {
+        std::net::TcpListener::bind("[::1]:0").ok()?;
+        Some(Self::start_on(
+            Some(ca.server_config(&["::1"])),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ))
+    }
+
+    /// The backend and its proxy both on loopback address `bind`, so the address the backend
+    /// sees for the client is of `bind`'s family.
+    fn start_on(tls: Option<Arc<rustls::ServerConfig>>, bind: IpAddr) -> Served {
         let (backend, fakes) = testkit::backend(Policy::default());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
@@ -67,7 +84,7 @@ impl Served {
                 .build()
                 .expect("backend runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let listener = tokio::net::TcpListener::bind((bind, 0))
                     .await
                     .expect("backend bind");
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -84,7 +101,7 @@ impl Served {
             .recv_timeout(Duration::from_secs(10))
             .expect("backend did not start");
         let proxy = match tls.clone() {
-            Some(cfg) => Proxy::start_tls(upstream, cfg),
+            Some(cfg) => Proxy::start_tls_on(upstream, cfg, bind),
             None => Proxy::start(upstream),
         };
         Served {
@@ -97,9 +114,11 @@ impl Served {
         }
     }
 
-    /// The URL to give the client: `https://localhost:PORT/`, or `http://127.0.0.1:PORT/`.
+    /// The URL to give the client: `https://localhost:PORT/` (`https://[::1]:PORT/` on IPv6),
+    /// or `http://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         match self.tls {
+            true if self.proxy.addr.is_ipv6() => format!("https://{}/", self.proxy.addr),
             true => format!("https://localhost:{}/", self.proxy.addr.port()),
             false => format!("http://127.0.0.1:{}/", self.proxy.addr.port()),
         }
@@ -108,10 +127,22 @@ impl Served {
     /// Registers a host in zone [`ZONE`] (type A, protocols 1 and 2). Explicit addresses,
     /// when allowed, may be private or documentation ones (tests use 203.0.113.0/24).
     pub fn add_host(&self, hostname: &str, secret: &str, allow_explicit: bool) {
+        self.add_host_with(hostname, secret, allow_explicit, &[RecordType::A]);
+    }
+
+    /// [`Served::add_host`] allowing the record `types` (e.g. A and AAAA).
+    pub fn add_host_with(
+        &self,
+        hostname: &str,
+        secret: &str,
+        allow_explicit: bool,
+        types: &[RecordType],
+    ) {
         self.secrets.lock().unwrap().push(secret.to_string());
         let mut host = HostConfig::new(hostname, ZONE, secret.to_string());
         host.allow_explicit_ip = allow_explicit;
         host.public_ip_only = false;
+        host.types = types.to_vec();
         self.fakes.store.add_host(host);
     }
 
