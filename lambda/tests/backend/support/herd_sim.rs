@@ -7,9 +7,11 @@
 //!   (`check_interval`, 600 s; 60 s after a temporary failure), both read from
 //!   openwrt/files; one `dyn53 update` run has `DEFAULT_TIMEOUT` (60 s) and backs off with
 //!   `dyn53::backoff::backoff` (same jitter) between attempts of at most `ATTEMPT_MAX`;
-//! - the backend flow of handler.rs: table calls, the per-host set limit, the per-host lock,
+//! - the backend flow of handler.rs: table calls, the per-host set limit, the change claim
+//!   (the `pending` entry of the host's state item, taken with the same conditional write;
+//!   another set of the host waits for it, modelled as `Phase::Lock`),
 //!   ListResourceRecordSets (skipped when the table knows the record differs), the change
-//!   limit, ChangeResourceRecordSets, unlock, notification; Route 53 calls retried with
+//!   limit, ChangeResourceRecordSets, notification; Route 53 calls retried with
 //!   `dyn53_backend::retry::Backoff` (full jitter, 8 s budget) and, with the account-wide
 //!   slot limiter, scheduled by `dyn53_backend::limiter`'s rule;
 //! - the front: Lambda with reserved concurrency (429 when full) or the local service
@@ -18,6 +20,8 @@
 //!
 //! Latencies of AWS calls are parameters (defaults: typical in-region figures); the real-time
 //! herd test checks the model against the real service on moto behind a throttling proxy.
+//! The model still charges a table call for each step of the older design (rate item, lock,
+//! unlock) where the state item now takes one read and one write: its times err long.
 
 use dyn53_backend::handler::Policy;
 use std::cmp::Ordering;
@@ -110,7 +114,7 @@ pub struct Code {
     pub dns_cap: f64,
     /// Backend: per-host set limit (calls, window seconds).
     pub set_limit: (u32, f64),
-    /// Backend: how long a set waits for the host lock.
+    /// Backend: how long a set waits for another set's claim on the host.
     pub lock_wait: f64,
     /// Backend: account-wide Route 53 rate and burst the limiter allows.
     pub limiter_rate: f64,
