@@ -9,6 +9,8 @@
 use crate::store::StoreError;
 use crate::table::{conditional, n, number, s, Table, PK};
 use aws_sdk_dynamodb::types::ReturnValue;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use crate::table::SLOTS_PK;
@@ -82,6 +84,9 @@ impl SlotLimit {
 pub struct Limiter {
     table: Table,
     limit: SlotLimit,
+    /// The schedule's time as this instance last saw it (Unix ms, 0: not yet): which of the
+    /// two booking forms to try first.
+    seen_tat: Arc<AtomicU64>,
 }
 
 fn now_ms() -> u64 {
@@ -94,7 +99,11 @@ fn now_ms() -> u64 {
 impl Limiter {
     /// The schedule in `table`, paced by `limit`.
     pub fn new(table: Table, limit: SlotLimit) -> Self {
-        Limiter { table, limit }
+        Limiter {
+            table,
+            limit,
+            seen_tat: Arc::default(),
+        }
     }
 
     /// The pacing rule.
@@ -106,61 +115,90 @@ impl Limiter {
     /// is booked beyond the budget (nothing booked then).
     pub async fn book(&self, budget: Duration) -> Result<Option<Duration>, StoreError> {
         let budget_ms = budget.as_millis() as u64;
-        let (interval, tolerance) = (self.limit.interval_ms(), self.limit.tolerance_ms());
+        let tolerance = self.limit.tolerance_ms();
         // Each step is one conditional write, so concurrent instances never share a slot;
         // a lost race is simply tried again (often enough that a crowd of callers booking
         // at once is not mistaken for a schedule booked beyond the budget).
         for _ in 0..16 {
             let now = now_ms();
-            // Busy schedule (tat >= now): move it on by one interval if it stays in budget.
-            let busy = self
-                .table
-                .client
-                .update_item()
-                .table_name(&self.table.name)
-                .key(PK, s(SLOTS_PK))
-                .update_expression("SET #t = #t + :i")
-                .condition_expression("#t >= :now AND #t <= :last")
-                .expression_attribute_names("#t", "tat")
-                .expression_attribute_values(":i", n(interval))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":last", n(now + tolerance + budget_ms))
-                .return_values(ReturnValue::UpdatedNew)
-                .send()
-                .await;
-            if let Some(out) = conditional(busy)? {
-                let tat = out
-                    .attributes()
-                    .and_then(|a| number(a, "tat"))
-                    .ok_or_else(|| StoreError::BadItem(format!("{SLOTS_PK}: no tat")))?;
-                let slot = self.limit.next_slot(Some(tat - interval), now, u64::MAX);
-                let wait = slot.map_or(0, |s| s.wait_ms);
-                return Ok(Some(Duration::from_millis(wait)));
-            }
-            // Idle schedule (tat in the past, or none yet): this call goes now.
-            let idle = self
-                .table
-                .client
-                .update_item()
-                .table_name(&self.table.name)
-                .key(PK, s(SLOTS_PK))
-                .update_expression("SET #t = :next")
-                .condition_expression("attribute_not_exists(#t) OR #t < :now")
-                .expression_attribute_names("#t", "tat")
-                .expression_attribute_values(":next", n(now + interval))
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await;
-            if conditional(idle)?.is_some() {
-                return Ok(Some(Duration::ZERO));
+            // The form the schedule last called for goes first: idle for a lone change
+            // after a quiet spell (one write), busy in a herd. A wrong guess costs one write.
+            let wait = if self.seen_tat.load(Relaxed) < now {
+                match self.book_idle(now).await? {
+                    Some(w) => Some(w),
+                    None => self.book_busy(now, budget_ms).await?,
+                }
+            } else {
+                match self.book_busy(now, budget_ms).await? {
+                    Some(w) => Some(w),
+                    None => self.book_idle(now).await?,
+                }
+            };
+            if wait.is_some() {
+                return Ok(wait);
             }
             // Neither: booked beyond the budget, unless another instance just moved it.
             let tat = self.tat().await?;
+            self.seen_tat.store(tat.unwrap_or(0), Relaxed);
             if tat.is_some_and(|t| t > now + tolerance + budget_ms) {
                 return Ok(None);
             }
         }
         Ok(None)
+    }
+
+    /// Busy schedule (tat >= now): moves it on by one interval if it stays within the
+    /// budget; the wait for the slot booked, or None.
+    async fn book_busy(&self, now: u64, budget_ms: u64) -> Result<Option<Duration>, StoreError> {
+        let interval = self.limit.interval_ms();
+        let busy = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .key(PK, s(SLOTS_PK))
+            .update_expression("SET #t = #t + :i")
+            .condition_expression("#t >= :now AND #t <= :last")
+            .expression_attribute_names("#t", "tat")
+            .expression_attribute_values(":i", n(interval))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":last", n(now + self.limit.tolerance_ms() + budget_ms))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        let Some(out) = conditional(busy)? else {
+            return Ok(None);
+        };
+        let tat = out
+            .attributes()
+            .and_then(|a| number(a, "tat"))
+            .ok_or_else(|| StoreError::BadItem(format!("{SLOTS_PK}: no tat")))?;
+        self.seen_tat.store(tat, Relaxed);
+        let slot = self.limit.next_slot(Some(tat - interval), now, u64::MAX);
+        Ok(Some(Duration::from_millis(slot.map_or(0, |s| s.wait_ms))))
+    }
+
+    /// Idle schedule (tat in the past, or none yet): this call goes now (Some(0)), or None.
+    async fn book_idle(&self, now: u64) -> Result<Option<Duration>, StoreError> {
+        let next = now + self.limit.interval_ms();
+        let idle = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .key(PK, s(SLOTS_PK))
+            .update_expression("SET #t = :next")
+            .condition_expression("attribute_not_exists(#t) OR #t < :now")
+            .expression_attribute_names("#t", "tat")
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        if conditional(idle)?.is_none() {
+            return Ok(None);
+        }
+        self.seen_tat.store(next, Relaxed);
+        Ok(Some(Duration::ZERO))
     }
 
     async fn tat(&self) -> Result<Option<u64>, StoreError> {
