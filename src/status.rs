@@ -153,7 +153,10 @@ fn describe(text: &str) -> Option<String> {
 
 /// `YYYY-MM-DD hh:mm:ss` for Unix seconds (proleptic Gregorian calendar, UTC).
 fn utc(secs: u64) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // In u32 (days fit until far past the year 9999): on the 32-bit router CPUs each u64
+    // division and u64 formatting is a library call (440 bytes more code on mipsel).
+    let days = (secs / 86_400).min(u64::from(u32::MAX / 2)) as u32;
+    let rem = (secs % 86_400) as u32;
     // Howard Hinnant's days-to-civil algorithm, shifted so eras start on 0000-03-01.
     let z = days + 719_468;
     let (era, doe) = (z / 146_097, z % 146_097);
@@ -162,7 +165,7 @@ fn utc(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = era * 400 + yoe + u64::from(month <= 2);
+    let year = era * 400 + yoe + u32::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
         rem / 3600,
