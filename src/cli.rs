@@ -28,8 +28,8 @@ Commands:
            change nothing; one line per record:
              <hostname> <TYPE> in-sync <ip>
              <hostname> <TYPE> out-of-sync dns=<ips|none> expected=<ip>
-  status   print what the last update run did (from the status file), or say
-           that there is none yet
+  status   print what the last update run did (from the status file; LAN records
+           with their addresses), or say that there is none yet
   interfaces
            print the interfaces whose events concern an enabled record, one a line
            (nothing when enabled is 0); the OpenWrt hotplug script asks this

@@ -308,7 +308,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             .map(|p| lan::addresses(&host, &p, &self.policy))
         {
             Some(Err(e)) => return not_allowed(&host, &e.0),
-            Some(Ok(wanted)) => Some(lan::listing(&wanted)),
+            Some(Ok(wanted)) => Some(lan::listing(&wanted).into()),
             None => None,
         };
         let nonce = Some(r.nonce.as_str());

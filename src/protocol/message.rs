@@ -418,8 +418,9 @@ pub struct Response {
     /// How many LAN records the set changed (answers to a set with a LAN prefix).
     pub lan_updated: Option<u64>,
     /// The host's LAN records in that prefix, `name=address` separated by spaces (answers
-    /// to a set with a LAN prefix), for the router's status pages.
-    pub lan: Option<String>,
+    /// to a set with a LAN prefix), for the router's status pages. Boxed: a `Response` is
+    /// the error type of request parsing, and stays small.
+    pub lan: Option<Box<str>>,
 }
 
 impl Response {
@@ -575,7 +576,7 @@ impl Response {
             lan_updated: obj
                 .uint("lan_updated")
                 .map_err(|e| bad(format!("server answer: lan_updated: {}", e.0)))?,
-            lan: s("lan")?.map(str::to_string),
+            lan: s("lan")?.map(Box::from),
         })
     }
 }
