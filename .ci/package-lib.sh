@@ -46,6 +46,7 @@ openwrt_stage() {
 	bin=$(binary_of "${OPENWRT[$2]}") || return 1
 	install -D -m 755 "$bin" "$d/usr/bin/dyn53"
 	install -D -m 755 openwrt/files/dyn53-run "$d/usr/libexec/dyn53-run"
+	install -D -m 644 openwrt/files/dyn53-lan.sh "$d/usr/libexec/dyn53-lan.sh"
 	install -D -m 600 openwrt/files/dyn53.config "$d/etc/config/dyn53"
 	install -D -m 755 openwrt/files/dyn53.init "$d/etc/init.d/dyn53"
 	install -D -m 644 openwrt/files/dyn53.hotplug "$d/etc/hotplug.d/iface/95-dyn53"

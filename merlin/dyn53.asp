@@ -21,6 +21,7 @@
 #dyn53 input[type=text], #dyn53 input[type=password], #dyn53 textarea { width: 95%; }
 #dyn53 .changed { color: #2a7; } #dyn53 .unchanged { color: #777; } #dyn53 .error { color: #c33; }
 #dyn53 .note { color: #666; font-size: 12px; }
+#dyn53 .lan { margin-top: 6px; } #dyn53 table.lan_records td { padding: 1px 12px 1px 0; font-family: monospace; }
 </style>
 <script>
 var custom_settings = <% get_custom_settings(); %>;
@@ -37,6 +38,7 @@ function initial() {
 	f.dyn53_records.value = setting("dyn53_records", "");
 	f.dyn53_protocol.value = setting("dyn53_protocol", "2");
 	f.dyn53_explicit_ip.checked = setting("dyn53_explicit_ip", "0") === "1";
+	f.dyn53_lan_prefix.checked = setting("dyn53_lan_prefix", "0") === "1";
 	document.getElementById("secret_note").textContent =
 		setting("dyn53_secret_stored", "0") === "1" ? "A secret is stored (leave empty to keep it)." : "No secret stored yet.";
 	var result = setting("dyn53_result", "");
@@ -57,6 +59,7 @@ function paste_block() {
 		else if (k === "secret") f.dyn53_secret.value = v;
 		else if (k === "protocol") f.dyn53_protocol.value = (v === "1" || v === "1-query") ? v : "2";
 		else if (k === "explicit_ip") f.dyn53_explicit_ip.checked = v === "1";
+		else if (k === "lan_prefix") f.dyn53_lan_prefix.checked = v === "1";
 		else if (k === "records") list = v.split(/[\s,]+/).filter(Boolean).join(" ");
 		else if (k === "hostname" && hosts.indexOf(v) < 0) hosts.push(v);
 		else if (k === "record_type" || k === "type") type = v;
@@ -75,7 +78,8 @@ function save() {
 		dyn53_url: url,
 		dyn53_records: records,
 		dyn53_protocol: f.dyn53_protocol.value,
-		dyn53_explicit_ip: f.dyn53_explicit_ip.checked ? "1" : "0"
+		dyn53_explicit_ip: f.dyn53_explicit_ip.checked ? "1" : "0",
+		dyn53_lan_prefix: f.dyn53_lan_prefix.checked ? "1" : "0"
 	};
 	var secret = f.dyn53_secret.value.trim();
 	if (secret) s.dyn53_secret = secret;
@@ -87,6 +91,32 @@ function save() {
 }
 
 function when(t) { return new Date(t * 1000).toLocaleString(); }
+
+// An element holding TEXT as text (status file contents are never markup).
+function el(tag, cls, text) {
+	var e = document.createElement(tag);
+	if (cls) e.className = cls;
+	if (text !== undefined) e.textContent = text;
+	return e;
+}
+
+// The LAN records of the entry whose update sent the LAN prefix: its "lan" field,
+// "name=address" pairs separated by spaces (an address holds no "="), as a table.
+function lan_records(r) {
+	var box = el("div", "lan");
+	box.appendChild(el("div", "", "LAN records in " + r.lan_prefix + " (sent with " + r.hostname + " " + r.type + "):"));
+	var pairs = String(r.lan || "").split(" ").filter(Boolean);
+	if (!pairs.length) { box.appendChild(el("div", "note", "The backend did not list them (an older dyn53-backend).")); return box; }
+	var t = el("table", "lan_records");
+	pairs.forEach(function (p) {
+		var i = p.lastIndexOf("="), tr = el("tr");
+		tr.appendChild(el("td", "", i < 0 ? p : p.slice(0, i)));
+		tr.appendChild(el("td", "", i < 0 ? "-" : p.slice(i + 1)));
+		t.appendChild(tr);
+	});
+	box.appendChild(t);
+	return box;
+}
 
 function load_status() {
 	var out = document.getElementById("status");
@@ -101,11 +131,10 @@ function load_status() {
 		head.textContent = "Last run " + when(st.time) + ": " + (st.exit === 0 ? "ok" : "failed (exit " + st.exit + ")");
 		out.appendChild(head);
 		(st.records || []).forEach(function (r) {
-			var d = document.createElement("div");
-			d.className = "record " + r.result;
-			d.textContent = r.hostname + " " + r.type + ": " + r.message + " (" + when(r.time) + ")";
-			out.appendChild(d);
+			out.appendChild(el("div", "record " + String(r.result).replace(/[^a-z]/g, ""),
+				r.hostname + " " + r.type + ": " + r.message + " (" + when(r.time) + ")"));
 		});
+		(st.records || []).forEach(function (r) { if (r.lan_prefix) out.appendChild(lan_records(r)); });
 	};
 	x.onerror = function () { out.textContent = "No status yet."; };
 	x.send();
@@ -144,6 +173,7 @@ Set WAN &gt; DDNS to Server: Custom so the router also updates on every new WAN 
 <tr><th>Secret</th><td><input type="password" name="dyn53_secret" maxlength="1024" autocomplete="new-password"><div class="note" id="secret_note"></div></td></tr>
 <tr><th>Protocol</th><td><select name="dyn53_protocol"><option value="2">2 (HMAC with server nonce)</option><option value="1">1 (reference design, JSON)</option><option value="1-query">1-query (reference design, GET ?mode=)</option></select></td></tr>
 <tr><th>Explicit IP</th><td><input type="checkbox" name="dyn53_explicit_ip"> publish the WAN address the router has (only if the backend allows it)</td></tr>
+<tr><th>LAN prefix</th><td><input type="checkbox" name="dyn53_lan_prefix"> send the IPv6 LAN prefix (nvram ipv6_prefix) with each update, for LAN hosts (<code>dyn53-backend host lan add</code>); the status below lists their addresses</td></tr>
 </table>
 <div class="apply_gen"><input type="button" class="button_gen" id="apply" value="Apply" onclick="save();"> <span id="save_result" class="note"></span></div>
 <div class="formfonttitle">Status</div>

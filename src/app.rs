@@ -205,7 +205,8 @@ fn update(
     .lan_prefix(lan);
     each_record(records, |r| {
         let result = session.update(r, secret);
-        entries.push(crate::status::entry(r, &result, crate::status::now()));
+        let lan = session.take_lan_answer();
+        entries.push(crate::status::entry(r, &result, lan, crate::status::now()));
         result
     })
     .map(drop)

@@ -28,8 +28,8 @@ Commands:
            change nothing; one line per record:
              <hostname> <TYPE> in-sync <ip>
              <hostname> <TYPE> out-of-sync dns=<ips|none> expected=<ip>
-  status   print what the last update run did (from the status file), or say
-           that there is none yet
+  status   print what the last update run did (from the status file; LAN records
+           with their addresses), or say that there is none yet
   interfaces
            print the interfaces whose events concern an enabled record, one a line
            (nothing when enabled is 0); the OpenWrt hotplug script asks this
@@ -41,28 +41,25 @@ Options:
       --hostname NAME[:TYPE]
                             record to work on, TYPE A (default) or AAAA; repeatable;
                             replaces the records of the config file
-      --secret-file PATH    file holding the shared secret (there is no --secret:
-                            command lines are visible to every user of the router)
+      --secret-file PATH    file holding the shared secret (no --secret: command
+                            lines are visible to every user)
       --ca-file PATH        extra CA certificates (PEM) to trust, for a private backend;
                             the Amazon Trust Services roots are built in
-      --ip ADDR             the WAN address the router knows (Merlin passes it as $1):
-                            logged and compared with the backend's view; a private or
-                            CGNAT address means double NAT, and the backend's view is used
+      --ip ADDR             the WAN address the router knows (Merlin's $1): logged and
+                            compared with the backend's view (private: double NAT)
       --explicit-ip         protocol 2: sign and send --ip as the address instead of the
                             source address (only if the backend allows it for the host)
-      --lan-prefix PREFIX   protocol 2: also send the router's IPv6 LAN prefix (like
-                            2001:db8:1:10::/64; global, /48 to /64), signed, with the
-                            first record's set; the backend moves the host's LAN records
-                            (AAAA records of devices behind the router) into it
+      --lan-prefix PREFIX   protocol 2: also send the IPv6 LAN prefix (global, /48 to
+                            /64), signed; the backend moves the host's LAN records
+                            (devices behind the router) into it
       --interface NAME      only records whose interface is NAME; records without an
                             interface follow wan, wan6 and wan_6 (PPPoE's IPv6 side)
                             (OpenWrt hotplug passes $INTERFACE)
       --protocol 1|1-query|2
                             2 (default): HMAC with a server nonce; 1: the reference
                             design's token, JSON POST (2023 function URL backends);
-                            1-query: the same as GET ?mode= (2015/2016 API Gateway).
-                            Protocol 1 sends the hostname exactly as written (keep the
-                            trailing dot if the backend's host config has it)
+                            1-query: the same as GET ?mode= (2015/2016 API Gateway);
+                            1 sends the hostname exactly as written
       --timeout SECS        deadline for the whole run, retries included (default 60)
       --dry-run             everything except the set call
   -v, --verbose             also log each request and decision
@@ -89,8 +86,8 @@ Environment (overrides the file; flags override the environment):
   DYN53_CONFIG DYN53_URL DYN53_SECRET DYN53_SECRET_FILE DYN53_CA_FILE
   DYN53_PROTOCOL DYN53_TIMEOUT DYN53_STATUS_FILE
 
-Logs and errors go to stderr, one line each, starting with \"dyn53: \". Secrets,
-tokens, signatures and nonces are never printed.
+Logs and errors go to stderr, one line each, starting with \"dyn53: \"; never a
+secret, token, signature or nonce.
 
 Exit codes:
   0  success: every record changed or unchanged (check: every record in sync)

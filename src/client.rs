@@ -94,6 +94,9 @@ pub struct Session<'a> {
     dry_run: bool,
     /// The LAN prefix still to send (with the first set that succeeds).
     lan: Cell<Option<LanPrefix>>,
+    /// The prefix sent and the backend's list of LAN records in it, until the status file
+    /// takes them.
+    lan_answer: Cell<Option<(LanPrefix, Box<str>)>>,
 }
 
 impl<'a> Session<'a> {
@@ -103,6 +106,12 @@ impl<'a> Session<'a> {
             lan: Cell::new(lan),
             ..self
         }
+    }
+
+    /// The LAN prefix the last set sent and the LAN records the backend answered for it
+    /// (`name=address ...`; empty from a backend that does not name them), once.
+    pub fn take_lan_answer(&self) -> Option<(LanPrefix, Box<str>)> {
+        self.lan_answer.take()
     }
 
     /// Prepares a session; `hint` is `--ip`. Fails on a missing url or a bad `ca_file`.
@@ -120,6 +129,7 @@ impl<'a> Session<'a> {
             hint,
             dry_run,
             lan: Cell::new(None),
+            lan_answer: Cell::new(None),
         })
     }
 
@@ -290,8 +300,8 @@ impl<'a> Session<'a> {
         log::debug!("{record}: set {ip} ({} mode)", mode.as_str());
         let answer = self.send(record.record_type, &request)?;
         let r = self.read(&answer, "a set")?;
-        if let Some(n) = r.lan_updated {
-            self.lan.set(None);
+        if let (Some(n), Some(p)) = (r.lan_updated, self.lan.take()) {
+            self.lan_answer.set(Some((p, r.lan.unwrap_or_default())));
             log::info!("{record}: LAN records updated: {n}");
         }
         match (r.outcome, r.ip) {

@@ -68,12 +68,14 @@ pub fn format_line(level: Level, message: &str) -> String {
 
 /// Hands one dyn53 record to the installed logger if the run's verbosity lets it through.
 /// Unlike the `log` crate's macros this ignores the crate's compile-time ceiling.
-pub fn emit(level: Level, target: &str, args: std::fmt::Arguments<'_>) {
+/// Its target is "dyn53", not the module path: nothing prints it, and one string for
+/// all call sites is smaller in the router binary.
+pub fn emit(level: Level, args: std::fmt::Arguments<'_>) {
     if level <= log::max_level() {
         log::logger().log(
             &Record::builder()
                 .level(level)
-                .target(target)
+                .target("dyn53")
                 .args(args)
                 .build(),
         );
@@ -83,22 +85,22 @@ pub fn emit(level: Level, target: &str, args: std::fmt::Arguments<'_>) {
 /// Logs an error (always shown).
 #[macro_export]
 macro_rules! dyn53_log_error {
-    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Error, module_path!(), format_args!($($arg)+)) };
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Error, format_args!($($arg)+)) };
 }
 /// Logs a warning (hidden by `-q`).
 #[macro_export]
 macro_rules! dyn53_log_warn {
-    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Warn, module_path!(), format_args!($($arg)+)) };
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Warn, format_args!($($arg)+)) };
 }
 /// Logs a notable event (hidden by `-q`).
 #[macro_export]
 macro_rules! dyn53_log_info {
-    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Info, module_path!(), format_args!($($arg)+)) };
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Info, format_args!($($arg)+)) };
 }
 /// Logs a request or decision (shown with `-v`).
 #[macro_export]
 macro_rules! dyn53_log_debug {
-    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Debug, module_path!(), format_args!($($arg)+)) };
+    ($($arg:tt)+) => { $crate::logging::emit(::log::Level::Debug, format_args!($($arg)+)) };
 }
 pub use crate::{
     dyn53_log_debug as debug, dyn53_log_error as error, dyn53_log_info as info,

@@ -2,14 +2,17 @@
 //! `dyn53 status`. No secret, token or URL is ever written to it.
 //!
 //! Shape (agreed with the web UIs): `{"time":T,"exit":N,"records":[{...},...]}`, each
-//! record `{"hostname","type","result","address"?,"previous"?,"message","time"}` with
-//! `result` one of `changed`, `unchanged`, `error`. It is written one record per line, so
+//! record `{"hostname","type","result","address"?,"previous"?,"message","time",
+//! "lan_prefix"?,"lan"?}` with `result` one of `changed`, `unchanged`, `error`. The record
+//! whose set carried the LAN prefix has `lan_prefix` and `lan`, the backend's list of LAN
+//! records in it (`name=address` separated by spaces, empty if the backend did not say). It is written one record per line, so
 //! `dyn53 status` reads it back with the flat-object parser of the protocol module.
 
 use crate::client::RecordResult;
 use crate::config::Record;
 use crate::error::Error;
 use crate::protocol::json::{self, Writer};
+use crate::protocol::LanPrefix;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -29,8 +32,14 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// One record's entry: its result or its error, at `time`.
-pub fn entry(record: &Record, result: &Result<RecordResult, Error>, time: u64) -> String {
+/// One record's entry: its result or its error, at `time`, and the LAN prefix its set
+/// carried with the LAN records the backend answered.
+pub fn entry(
+    record: &Record,
+    result: &Result<RecordResult, Error>,
+    lan: Option<(LanPrefix, Box<str>)>,
+    time: u64,
+) -> String {
     let w = Writer::new()
         .str("hostname", &record.hostname)
         .str("type", &record.record_type.to_string());
@@ -52,7 +61,14 @@ pub fn entry(record: &Record, result: &Result<RecordResult, Error>, time: u64) -
         Ok(other) => (w.str("result", "error"), other.line(record)),
         Err(e) => (w.str("result", "error"), e.to_string()),
     };
-    w.str("message", &message).uint("time", time).finish()
+    let w = w.str("message", &message).uint("time", time);
+    match lan {
+        Some((prefix, records)) => w
+            .str("lan_prefix", &prefix.to_string())
+            .str("lan", &records)
+            .finish(),
+        None => w.finish(),
+    }
 }
 
 /// The whole file: the run's time and exit code and the record entries, one a line.
@@ -147,13 +163,19 @@ fn describe(text: &str) -> Option<String> {
             r.str("message").ok()??,
             utc(r.uint("time").ok()??)
         );
+        if let Some(prefix) = r.str("lan_prefix").ok()? {
+            let _ = writeln!(out, "  LAN {prefix}: {}", r.str("lan").ok()?.unwrap_or(""));
+        }
     }
     (!has_records).then_some(out)
 }
 
 /// `YYYY-MM-DD hh:mm:ss` for Unix seconds (proleptic Gregorian calendar, UTC).
 fn utc(secs: u64) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // In u32 (days fit until far past the year 9999): on the 32-bit router CPUs each u64
+    // division and u64 formatting is a library call (440 bytes more code on mipsel).
+    let days = (secs / 86_400).min(u64::from(u32::MAX / 2)) as u32;
+    let rem = (secs % 86_400) as u32;
     // Howard Hinnant's days-to-civil algorithm, shifted so eras start on 0000-03-01.
     let z = days + 719_468;
     let (era, doe) = (z / 146_097, z % 146_097);
@@ -162,7 +184,7 @@ fn utc(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = era * 400 + yoe + u64::from(month <= 2);
+    let year = era * 400 + yoe + u32::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
         rem / 3600,
@@ -195,18 +217,28 @@ mod tests {
         };
         let t = 1_764_577_200;
         let entries = [
-            entry(&home, &Ok(changed), t),
+            entry(
+                &home,
+                &Ok(changed),
+                Some((
+                    LanPrefix::parse("2001:db8:1:10::/64").unwrap(),
+                    "nas.example.com=2001:db8:1:10::1234 cam.example.com=2001:db8:1:10::5".into(),
+                )),
+                t,
+            ),
             entry(
                 &record("new.example.com", RecordType::Aaaa),
                 &Ok(RecordResult::Changed {
                     old: None,
                     new: "2001:db8::7".parse().unwrap(),
                 }),
+                None,
                 t,
             ),
             entry(
                 &record("nas.example.com", RecordType::A),
                 &Err(Error::Network("connect: \"refused\"".into())),
+                None,
                 t + 1,
             ),
         ];
@@ -214,8 +246,11 @@ mod tests {
             entries[0],
             "{\"hostname\":\"home.example.com\",\"type\":\"A\",\"result\":\"changed\",\
              \"address\":\"203.0.113.7\",\"previous\":\"198.51.100.4\",\
-             \"message\":\"changed 198.51.100.4 -> 203.0.113.7\",\"time\":1764577200}"
+             \"message\":\"changed 198.51.100.4 -> 203.0.113.7\",\"time\":1764577200,\
+             \"lan_prefix\":\"2001:db8:1:10::/64\",\"lan\":\"nas.example.com=2001:db8:1:10::1234 \
+             cam.example.com=2001:db8:1:10::5\"}"
         );
+        assert!(!entries[1].contains("lan"), "{}", entries[1]);
         assert!(!entries[1].contains("previous"), "{}", entries[1]);
         assert!(!entries[2].contains("address"), "{}", entries[2]);
         let text = render(t, 1, &entries);
@@ -225,6 +260,8 @@ mod tests {
             describe(&text).unwrap(),
             "last update: 2025-12-01 08:20:00 UTC, exit code 1 (transient failure, retried later)\n\
              home.example.com A changed 198.51.100.4 -> 203.0.113.7 (2025-12-01 08:20:00 UTC)\n\
+             \x20 LAN 2001:db8:1:10::/64: nas.example.com=2001:db8:1:10::1234 \
+             cam.example.com=2001:db8:1:10::5\n\
              new.example.com AAAA changed none -> 2001:db8::7 (2025-12-01 08:20:00 UTC)\n\
              nas.example.com A error: network: connect: \"refused\" (2025-12-01 08:20:01 UTC)\n"
                 .replace("network: ", &Error::Network(String::new()).to_string())

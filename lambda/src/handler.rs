@@ -303,12 +303,14 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
             _ => {}
         }
         // A prefix that cannot apply refuses the whole set, so bad input changes nothing.
-        if let Some(Err(e)) = r
+        let lan_records = match r
             .lan_prefix
             .map(|p| lan::addresses(&host, &p, &self.policy))
         {
-            return not_allowed(&host, &e.0);
-        }
+            Some(Err(e)) => return not_allowed(&host, &e.0),
+            Some(Ok(wanted)) => Some(lan::listing(&wanted).into()),
+            None => None,
+        };
         let nonce = Some(r.nonce.as_str());
         let resp = self
             .apply(&host, Some(state), r.record_type, r.ip, nonce, tally)
@@ -319,6 +321,7 @@ impl<D: Dns, S: HostStore, N: Notifier, M: Metrics> Backend<D, S, N, M> {
                 match lan::update(dns, store, n, &self.policy, &host, p, &mut tally.counts).await {
                     Ok(lan::Updated(count)) => Response {
                         lan_updated: Some(count.into()),
+                        lan: lan_records,
                         ..resp
                     },
                     Err(refused) => refused,

@@ -4,7 +4,7 @@ use super::*;
 use crate::call::Method;
 use crate::dns::Current;
 use crate::testkit::{self, DnsFault, FakeBackend, Fakes, StoreFault};
-use dyn53::protocol::v1_token;
+use dyn53::protocol::{v1_token, LanPrefix};
 
 const NAME: &str = "home.example.com";
 const ROUTER: &str = "203.0.113.7";
@@ -539,6 +539,95 @@ async fn duplicates_change_and_notify_once() {
     }
     assert_eq!(f.dns.upserts(), 1);
     assert_eq!(f.notifier.texts().len(), 1);
+}
+
+/// A v2 get and set from ROUTER for NAME carrying `prefix` as its signed `lan_prefix`.
+async fn v2_lan(b: &FakeBackend, prefix: &str) -> (u16, Response) {
+    let n = nonce(b, ROUTER).await;
+    let prefix = LanPrefix::parse(prefix).unwrap();
+    let fields = SignedFields {
+        hostname: NAME,
+        record_type: RecordType::A,
+        ip: ip(ROUTER),
+        ip_mode: IpMode::Source,
+        nonce: &n,
+    };
+    let body = Request::SetV2(SetV2 {
+        hostname: NAME.into(),
+        record_type: RecordType::A,
+        ip: ip(ROUTER),
+        ip_mode: IpMode::Source,
+        signature: fields.sign_lan(&secret(), Some(&prefix)),
+        nonce: n,
+        lan_prefix: Some(prefix),
+    })
+    .to_json();
+    post(b, ROUTER, body).await
+}
+
+fn with_lan_records(f: &Fakes, specs: &[&str]) {
+    let mut h = HostConfig::new(NAME, "Z1", secret());
+    h.zone_name = Some("example.com".into());
+    h.lan = specs
+        .iter()
+        .map(|s| lan::LanRecord::parse(s).unwrap())
+        .collect();
+    f.store.add_host(h);
+}
+
+#[tokio::test]
+async fn lan_answers_name_each_record_and_its_address() {
+    let (b, f) = setup(policy());
+    with_lan_records(
+        &f,
+        &[
+            "nas.example.com=::1234",
+            "cam.example.com=eui64:00:11:22:33:44:55",
+        ],
+    );
+    let listed =
+        "nas.example.com=2001:db8:1:10::1234 cam.example.com=2001:db8:1:10:211:22ff:fe33:4455";
+    let (status, r) = v2_lan(&b, "2001:db8:1:10::/64").await;
+    assert_eq!((status, r.lan_updated), (201, Some(2)), "{r:?}");
+    assert_eq!(r.lan.as_deref(), Some(listed));
+    assert_eq!(
+        f.dns.record("cam.example.com", RecordType::Aaaa),
+        plain("2001:db8:1:10:211:22ff:fe33:4455")
+    );
+    // The same prefix again changes nothing, and still names the records.
+    let upserts = f.dns.upserts();
+    let (status, r) = v2_lan(&b, "2001:db8:1:10::/64").await;
+    assert_eq!((status, r.lan_updated), (200, Some(0)), "{r:?}");
+    assert_eq!(r.lan.as_deref(), Some(listed));
+    assert_eq!(f.dns.upserts(), upserts);
+    // A new prefix: the listing follows it.
+    let (_, r) = v2_lan(&b, "2001:db8:7::/56").await;
+    assert_eq!(r.lan_updated, Some(2), "{r:?}");
+    assert_eq!(
+        r.lan.as_deref(),
+        Some("nas.example.com=2001:db8:7::1234 cam.example.com=2001:db8:7:0:211:22ff:fe33:4455")
+    );
+    // A set without a prefix says nothing about LAN records.
+    let (_, r) = v2(&b, ROUTER, NAME, &secret()).await;
+    assert_eq!((r.lan_updated, r.lan), (None, None));
+}
+
+#[tokio::test]
+async fn a_refused_lan_prefix_lists_nothing_and_changes_nothing() {
+    let (b, f) = setup(policy());
+    // The host has no LAN records.
+    let (status, r) = v2_lan(&b, "2001:db8:1:10::/64").await;
+    assert_eq!(
+        (status, r.error),
+        (403, Some(ErrorCode::NotAllowed)),
+        "{r:?}"
+    );
+    assert_eq!((r.lan_updated, r.lan), (None, None));
+    // An identifier meant for a /56 reaches into a /64 prefix's bits.
+    with_lan_records(&f, &["nas.example.com=0:0:0:20::5"]);
+    let (status, r) = v2_lan(&b, "2001:db8:1:10::/64").await;
+    assert_eq!((status, r.lan.as_deref()), (403, None), "{r:?}");
+    assert_eq!(f.dns.upserts(), 0);
 }
 
 #[tokio::test]

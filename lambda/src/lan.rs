@@ -289,6 +289,13 @@ pub fn addresses(
         .collect()
 }
 
+/// The answer's `lan` field: `name=address` for each record, separated by spaces (names and
+/// addresses hold no spaces), so the router's flat-object JSON parser reads it as one string.
+pub fn listing(wanted: &[(String, IpAddr)]) -> String {
+    let pairs: Vec<String> = wanted.iter().map(|(n, ip)| format!("{n}={ip}")).collect();
+    pairs.join(" ")
+}
+
 fn refused(host: &HostConfig, why: String) -> Response {
     log::warn(format!("{}: LAN update refused: {why}", host.hostname));
     Response::error(ErrorCode::NotAllowed, why)

@@ -417,6 +417,10 @@ pub struct Response {
     pub error: Option<ErrorCode>,
     /// How many LAN records the set changed (answers to a set with a LAN prefix).
     pub lan_updated: Option<u64>,
+    /// The host's LAN records in that prefix, `name=address` separated by spaces (answers
+    /// to a set with a LAN prefix), for the router's status pages. Boxed: a `Response` is
+    /// the error type of request parsing, and stays small.
+    pub lan: Option<Box<str>>,
 }
 
 impl Response {
@@ -430,6 +434,7 @@ impl Response {
             nonce,
             error: None,
             lan_updated: None,
+            lan: None,
         }
     }
 
@@ -443,6 +448,7 @@ impl Response {
             nonce: None,
             error: None,
             lan_updated: None,
+            lan: None,
         }
     }
 
@@ -456,6 +462,7 @@ impl Response {
             nonce: None,
             error: None,
             lan_updated: None,
+            lan: None,
         }
     }
 
@@ -469,6 +476,7 @@ impl Response {
             nonce: None,
             error: Some(code),
             lan_updated: None,
+            lan: None,
         }
     }
 
@@ -503,6 +511,7 @@ impl Response {
         if let Some(n) = self.lan_updated {
             w = w.uint("lan_updated", n);
         }
+        w = w.opt_str("lan", self.lan.as_deref());
         if let Some(code) = self.error {
             w = w
                 .str("error", code.as_str())
@@ -567,6 +576,7 @@ impl Response {
             lan_updated: obj
                 .uint("lan_updated")
                 .map_err(|e| bad(format!("server answer: lan_updated: {}", e.0)))?,
+            lan: s("lan")?.map(Box::from),
         })
     }
 }
@@ -757,6 +767,27 @@ mod tests {
         }
         assert_eq!(Response::changed("h.example", ip, None).http_status(), 201);
         assert_eq!(Response::error(ErrorCode::Auth, "x").http_status(), 403);
+    }
+
+    #[test]
+    fn lan_answers_round_trip_and_unknown_fields_are_ignored() {
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let r = Response {
+            lan_updated: Some(2),
+            lan: Some("nas.example.com=2001:db8:1::1234 cam.example.com=2001:db8:1::5".into()),
+            ..Response::unchanged(ip)
+        };
+        let json = r.to_json();
+        assert!(
+            json.contains(r#""lan":"nas.example.com=2001:db8:1::1234 cam.example.com"#),
+            "{json}"
+        );
+        assert_eq!(Response::from_json(json.as_bytes()).unwrap(), r);
+        // A field this client does not know (as `lan` is to an older one) is skipped.
+        let newer = json.replace("\"lan\":", "\"later\":1,\"lan\":");
+        assert_eq!(Response::from_json(newer.as_bytes()).unwrap(), r);
+        let wrong = json.replace("\"lan\":\"nas", "\"lan\":5,\"x\":\"nas");
+        assert!(Response::from_json(wrong.as_bytes()).is_err(), "{wrong}");
     }
 
     #[test]

@@ -74,7 +74,14 @@ STATUS = {"time": 1764577200, "exit": 0, "records": [
      "previous": "198.51.100.4", "message": "changed 198.51.100.4 -> 203.0.113.7",
      "time": 1764577200},
     {"hostname": "home.example.com", "type": "AAAA", "result": "error",
-     "message": "no IPv6 address on wan6", "time": 1764577200}]}
+     "message": "no IPv6 address on wan6", "time": 1764577200},
+    # The entry of the update that sent the LAN prefix (src/status.rs), with markup where
+    # names go: a status file is data, never HTML.
+    {"hostname": "home.example.com", "type": "AAAA", "result": "unchanged",
+     "address": "2001:db8::7", "message": "unchanged 2001:db8::7 <img src=x onerror=window.__pwned=1>",
+     "time": 1764577200, "lan_prefix": "2001:db8:1:10::/64",
+     "lan": "nas.example.com=2001:db8:1:10::1234 cam.example.com=2001:db8:1:10:211:22ff:fe33:4455 "
+            "<b>x</b><img/src=x/onerror=window.__pwned=2>=2001:db8:1:10::9"}]}
 # The ubus methods luci-base's "luci-access" group grants every admin session (its acl.d);
 # paths and configs still need the app's own grants.
 LUCI_ACCESS_UBUS = {("file", "read"), ("file", "write"), ("file", "exec"), ("uci", "get"),
@@ -375,6 +382,17 @@ def run(b, router, port, root, out, shots):
        all(s in text for s in ("home.example.com", "changed", "203.0.113.7", "198.51.100.4",
                                "changed 198.51.100.4 -> 203.0.113.7", "AAAA", "error",
                                "no IPv6 address on wan6")), text)
+    lan = b.js("[...document.querySelectorAll('#dyn53-status .dyn53-lan tr')]"
+               ".map(tr => [...tr.children].map(td => td.textContent).join(' -> '))")
+    heading = b.js("(h => h ? h.textContent : '')(document.querySelector('#dyn53-status .dyn53-lan h4'))")
+    ok("status: the LAN records the backend named, name -> address, under the prefix sent",
+       "2001:db8:1:10::/64" in heading and lan[1:3] == [
+           "nas.example.com -> 2001:db8:1:10::1234",
+           "cam.example.com -> 2001:db8:1:10:211:22ff:fe33:4455"], f"{heading} {lan}")
+    ok("status: markup in a status file shows as text and never runs",
+       b.js("window.__pwned === undefined && !document.querySelector('#dyn53-status img, #dyn53-status b')")
+       and "<b>x</b><img/src=x/onerror=window.__pwned=2> -> 2001:db8:1:10::9" in lan
+       and "<img src=x onerror=window.__pwned=1>" in text, f"{lan} {text}")
     ok("the form shows the packaged config: url empty, a record home.example.com",
        value(b, "url") == "" and value(b, "hostname", "home") == "home.example.com")
     ok("the secret field is a password field and shows nothing",

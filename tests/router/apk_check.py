@@ -38,6 +38,7 @@ TREE = {
     "etc/init.d/dyn53": (0o755, "openwrt/files/dyn53.init"),
     "lib/upgrade/keep.d/dyn53": (0o644, "openwrt/files/dyn53.keep"),
     "usr/bin/dyn53": (0o755, None),
+    "usr/libexec/dyn53-lan.sh": (0o644, "openwrt/files/dyn53-lan.sh"),
     "usr/libexec/dyn53-run": (0o755, "openwrt/files/dyn53-run"),
 }
 APK_FILES = ["lib/apk/packages/dyn53.list", "lib/apk/packages/dyn53.conffiles",

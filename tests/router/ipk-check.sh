@@ -60,6 +60,7 @@ expected_files() {
 ./etc/init.d/dyn53 f 755 openwrt/files/dyn53.init
 ./lib/upgrade/keep.d/dyn53 f 644 openwrt/files/dyn53.keep
 ./usr/bin/dyn53 f 755 -
+./usr/libexec/dyn53-lan.sh f 644 openwrt/files/dyn53-lan.sh
 ./usr/libexec/dyn53-run f 755 openwrt/files/dyn53-run
 LIST
 	else

@@ -5,7 +5,9 @@
 # page from a stand-in of the router's httpd, pastes the block `dyn53-backend host add`
 # printed, saves; the REAL service-event hook runs under BusyBox ash, writes the config and
 # the secret file, and runs the real binary (qemu-arm) against the local backend on moto;
-# the page then shows the status file. Uninstall releases the slot and leaves /jffs and
+# the page then shows the status file, with the LAN records the update moved into the nvram
+# prefix (the pasted lan_prefix=1 ticks the page's box); a status file with markup in it
+# shows as text. Uninstall releases the slot and leaves /jffs and
 # /www byte-for-byte as before. Screenshots: $DYN53_TEST_OUT (default: the scratch dir).
 # Stood in for here (no router): /usr/sbin/helper.sh (the three addon-API functions, with
 # the firmware's behaviour, over the scratch /jffs and /www), `mount -o bind` (a recorder
@@ -131,8 +133,21 @@ ok "running it twice adds no second menu entry or mount" \
 
 echo "local backend on moto"
 backend_up "$SCRATCH" || { fail "the local backend starts"; finish; exit 1; }
-host_add "$SCRATCH/host.txt" web.example.com --types A || { cat "$SCRATCH/host.txt"; fail "host add"; finish; exit 1; }
+# Two LAN hosts behind the router; the page's LAN prefix box is ticked by the pasted
+# lan_prefix=1, and the firmware's nvram has a delegated prefix.
+host_add "$SCRATCH/host.txt" web.example.com --types A \
+	--lan nas.example.com=::1234 --lan cam.example.com=eui64:00:11:22:33:44:55 ||
+	{ cat "$SCRATCH/host.txt"; fail "host add"; finish; exit 1; }
 printed_config "$SCRATCH/host.txt" merlin >"$SCRATCH/paste.txt"
+echo 'lan_prefix=1' >>"$SCRATCH/paste.txt"
+printf 'ipv6_prefix=2001:db8:1:10::\nipv6_prefix_length=64\n' >>"$fw/nvram.txt"
+# A status file left with markup where names go (the page shows it before the first save).
+mkdir -p "$TMPFS/dyn53"
+cat >"$TMPFS/dyn53/status.json" <<'STATUS'
+{"time":1764577200,"exit":0,"records":[
+{"hostname":"<img src=x onerror=window.__pwned=1>","type":"AAAA","result":"unchanged","address":"2001:db8::7","message":"unchanged 2001:db8::7","time":1764577200,"lan_prefix":"2001:db8:9::/64","lan":"<b>x</b>=2001:db8:9::1 old.example.com=2001:db8:9::2"}
+]}
+STATUS
 secret=$(sed -n 's/^secret=//p' "$SCRATCH/paste.txt")
 WRAPPER=$SCRATCH/qemu/dyn53
 mkdir -p "$(dirname "$WRAPPER")"
@@ -144,11 +159,14 @@ hook=(env -i PATH="$bb" HOME=/root TMPDIR="$SCRATCH" DYN53_LOGGER="$bb/logger" D
 python3 "$ROUTER_TESTS/merlin_webui.py" "$WWW" "$(cat "$addon/webui.page")" "$J/addons/custom_settings.txt" "$SCRATCH/paste.txt" "$out" \
 	-- "${hook[@]}" 2>&1 | sed 's/^/    /'
 ok "the browser run passed (paste filled the form, Apply saved, status shown)" test "${PIPESTATUS[0]}" = 0
+ok "before saving: markup in the status file showed as text (no element, nothing ran)" \
+	grep -qF '&lt;b&gt;x&lt;/b&gt;</td><td>2001:db8:9::1</td>' "$out/status-before-save.html"
 conf=$addon/dyn53.conf
 ok "config written by the hook, mode 0600" test "$(stat -c %a "$conf")" = 600
 ok "config has the pasted url and hostname and points to the secret file" \
 	grep -qx "url=$BACKEND_URL" "$conf"
 ok "  records=web.example.com" grep -qx 'records=web.example.com' "$conf"
+ok "  lan_prefix=1 (the LAN prefix box, ticked by the paste)" grep -qx 'lan_prefix=1' "$conf"
 ok "  secret_file=$addon/secret, no secret in the config" \
 	test "$(grep -c "$secret" "$conf")" = 0 -a -n "$(grep -x "secret_file=$addon/secret" "$conf")"
 ok "secret file holds the pasted secret, mode 0600" \
@@ -160,6 +178,11 @@ ok "  dyn53_result saved" grep -qx 'dyn53_result saved' "$J/addons/custom_settin
 not_ok "the page as the browser shows it after saving has no secret" grep -q "$secret" "$out/page-after-save.html"
 ok "the page shows the status: web.example.com A changed" grep -q 'web.example.com A: changed none -&gt; 127.0.0.1' "$out/page-after-save.html"
 ok "Route 53 (moto API): web.example.com A 127.0.0.1" test "$(record web.example.com A)" = 127.0.0.1
+ok "Route 53: the LAN records in the nvram prefix 2001:db8:1:10::/64" \
+	test "$(record nas.example.com AAAA) $(record cam.example.com AAAA)" = "2001:db8:1:10::1234 2001:db8:1:10:211:22ff:fe33:4455"
+ok "the page lists the LAN records under the prefix, name -> address" \
+	grep -qF 'LAN records in 2001:db8:1:10::/64 (sent with web.example.com A):</div><table class="lan_records"><tr><td>nas.example.com</td><td>2001:db8:1:10::1234</td></tr><tr><td>cam.example.com</td><td>2001:db8:1:10:211:22ff:fe33:4455</td></tr></table>' \
+	"$out/page-after-save.html"
 ok "status file mode 0644, no secret" test "$(stat -c %a "$TMPFS/dyn53/status.json")" = 644 -a \
 	"$(grep -c "$secret" "$TMPFS/dyn53/status.json")" = 0
 ok "screenshots saved (PNG)" test "$(head -c 4 "$out/merlin-status.png" | tail -c 3)" = PNG

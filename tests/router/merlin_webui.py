@@ -142,6 +142,11 @@ try:
     wait_for("document.readyState === 'complete' && !!document.form", "the page")
     wait_for("document.getElementById('status').textContent !== 'Loading...'", "the status area")
     print(f"page {page}: {text('status')}")
+    # The caller may leave a status file with markup in it: it must show as text only.
+    with open(os.path.join(outdir, "status-before-save.html"), "w") as f:
+        f.write(js("document.getElementById('status').outerHTML"))
+    if not js("window.__pwned === undefined && !document.querySelector('#status img, #status b')"):
+        fail("markup from the status file became elements or ran")
     print(f"secret note: {text('secret_note')}")
     js("alert = function (m) { window.lastAlert = m; }")
     paste = open(paste_file).read()
@@ -150,7 +155,8 @@ try:
     js("document.getElementById('fill').click()")
     filled = js(
         "JSON.stringify({url: document.form.dyn53_url.value, records: document.form.dyn53_records.value,"
-        " secret: document.form.dyn53_secret.value.length, protocol: document.form.dyn53_protocol.value})"
+        " secret: document.form.dyn53_secret.value.length, protocol: document.form.dyn53_protocol.value,"
+        " lan_prefix: document.form.dyn53_lan_prefix.checked})"
     )
     print(f"filled from the paste: {filled}")
     filled = json.loads(filled)
@@ -168,6 +174,7 @@ try:
     # The page reloads itself 5 s after Apply; the update runs in the background meanwhile.
     wait_for(
         "!!document.querySelector('#status .record') && "
+        "document.getElementById('status').textContent.includes(' A: ') && "
         "!/^Last save: $/.test(document.getElementById('save_result').textContent)",
         "the status of the first update",
     )

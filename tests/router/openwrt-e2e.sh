@@ -12,8 +12,10 @@
 # disabled), quoted option names and records without an interface follow the client's rules.
 # LAN hosts: with option lan_prefix on, the hotplug script reads the lan interface's prefix
 # from netifd (ubus + jsonfilter stand-ins, netifd-lan-status.json: its real JSON shape) and a
-# wan6 ifupdate with a new prefix moves the host's 3 LAN records; off, missing or garbage
-# prefix: no --lan-prefix, the update still runs.
+# wan6 ifupdate with a new prefix moves the host's 3 LAN records, the status file and `dyn53
+# status` name them with their addresses; the periodic re-check (dyn53-run -l, as the init
+# script starts it) sends a prefix no event announced; off, missing or garbage prefix: no
+# --lan-prefix, the update still runs.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -164,7 +166,10 @@ cp "$R/config.orig" "$R/etc/config/dyn53"
 
 echo "periodic re-check (the command the procd service runs)"
 mark=$(wc -l <"$syslog")
-bbsh "$bb" PATH="$R/qemu:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 \
+periodic_cmd=$(sed -n 's/.*procd_set_param command \/usr\/libexec\/dyn53-run //p' "$R/etc/init.d/dyn53")
+ok "the init script runs dyn53-run -w periodic -e \"\$dyn53_every\" -l" \
+	test "$periodic_cmd" = "-w periodic -e \"\$dyn53_every\" -l"
+bbsh "$bb" PATH="$R/qemu:$tools:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 -l \
 	</dev/null >/dev/null 2>&1 &
 loop=$!
 RT_PIDS+=("$loop")
@@ -215,6 +220,12 @@ ok "option lan_prefix '1': the global assignment of interface lan is sent (the U
 ok "logged 'ifupdate wan6: done (exit 0)'" logged '^dyn53\.daemon\.info ifupdate wan6: done \(exit 0\)$'
 ok "Route 53 (moto API): the 3 LAN records in 2001:db8:1:10::/64" test "$(lan_records)" = \
 	"2001:db8:1:10::1234 2001:db8:1:10:211:22ff:fe33:4455 2001:db8:1:10:a:b:c:d"
+lan_status() { grep -c "\"lan_prefix\":\"$1\",\"lan\":\"nas.example.com=$2 cam.example.com=$3 tv.example.com=$4\"" "$SCRATCH/dyn53-status.json"; }
+ok "status file: the AAAA entry names the prefix and each LAN record's address (from the answer)" \
+	test "$(lan_status 2001:db8:1:10::/64 2001:db8:1:10::1234 2001:db8:1:10:211:22ff:fe33:4455 2001:db8:1:10:a:b:c:d)" = 1
+shown=$(DYN53_STATUS_FILE="$SCRATCH/dyn53-status.json" "$R/qemu/dyn53" -c "$R/etc/config/dyn53" status)
+ok "dyn53 status shows them: '  LAN 2001:db8:1:10::/64: nas.example.com=2001:db8:1:10::1234 ...'" \
+	grep -qx '  LAN 2001:db8:1:10::/64: nas.example.com=2001:db8:1:10::1234 cam.example.com=2001:db8:1:10:211:22ff:fe33:4455 tv.example.com=2001:db8:1:10:a:b:c:d' <<<"$shown"
 echo "the ISP delegates a new prefix: netifd reassigns lan, then wan6 ifupdate"
 sed -i 's/"2001:db8:1:10::/"2001:db8:7:10::/' "$tools/netifd/lan.json"
 : >"$R/qemu/dyn53.calls"
@@ -225,8 +236,25 @@ ok "Route 53: all 3 LAN records moved to 2001:db8:7:10::/64" test "$(lan_records
 : >"$R/qemu/dyn53.calls"
 hotplug "$R" ifup wan_6
 ok "PPPoE's wan_6 sends it too" test "$(calls "$R")" = "update --interface wan_6 --lan-prefix 2001:db8:7:10::/64"
+echo "a prefix change no event announced: the periodic re-check (dyn53-run -l, as procd runs it) sends it"
+sed -i 's/"2001:db8:7:10::/"2001:db8:8:10::/' "$tools/netifd/lan.json"
+: >"$R/qemu/dyn53.calls"
+mark=$(wc -l <"$syslog")
+bbsh "$bb" PATH="$R/qemu:$tools:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 -l \
+	</dev/null >/dev/null 2>&1 &
+loop=$!
+RT_PIDS+=("$loop")
+wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
+ok "the periodic round ran dyn53 update --lan-prefix 2001:db8:8:10::/64" \
+	test "$(calls "$R")" = "update --lan-prefix 2001:db8:8:10::/64"
+ok "logged 'periodic: done (exit 0)'" logged_since "$mark" '^dyn53\.daemon\.info periodic: done \(exit 0\)$'
+ok "Route 53: all 3 LAN records moved to 2001:db8:8:10::/64" test "$(lan_records)" = \
+	"2001:db8:8:10::1234 2001:db8:8:10:211:22ff:fe33:4455 2001:db8:8:10:a:b:c:d"
+ok "status file: the new addresses" \
+	test "$(lan_status 2001:db8:8:10::/64 2001:db8:8:10::1234 2001:db8:8:10:211:22ff:fe33:4455 2001:db8:8:10:a:b:c:d)" = 1
+stop_tree "$loop"
 before=$(lan_records)
-sed -i 's/"2001:db8:7:10::"/"2001:db8:7:10::zz"/' "$tools/netifd/lan.json"
+sed -i 's/"2001:db8:8:10::"/"2001:db8:8:10::zz"/' "$tools/netifd/lan.json"
 : >"$R/qemu/dyn53.calls"
 hotplug "$R" ifupdate wan6
 ok "garbage prefix from ubus: logged, no --lan-prefix, the update still runs" \

@@ -55,7 +55,7 @@ for f in "$REPO"/openwrt/files/*; do
 done
 ok "Package/dyn53/install installs every file in openwrt/files" test "$n" = 0
 n=0
-for p in /usr/bin/dyn53 /usr/libexec/dyn53-run /etc/config/dyn53 /etc/init.d/dyn53 \
+for p in /usr/bin/dyn53 /usr/libexec/dyn53-run /usr/libexec/dyn53-lan.sh /etc/config/dyn53 /etc/init.d/dyn53 \
 	/etc/hotplug.d/iface/95-dyn53 /lib/upgrade/keep.d/dyn53; do
 	grep -qF "\$(1)$p" "$mk" || { echo "    not installed: $p"; n=$((n + 1)); }
 done
@@ -72,7 +72,7 @@ ok "init: reload on uci commit dyn53" grep -q 'procd_add_reload_trigger dyn53' "
 ok "UCI template: check_interval '600'" grep -q "option check_interval '600'" "$REPO/openwrt/files/dyn53.config"
 
 echo "router scripts"
-router_scripts=(openwrt/files/dyn53.hotplug openwrt/files/dyn53-run openwrt/files/dyn53.init
+router_scripts=(openwrt/files/dyn53.hotplug openwrt/files/dyn53-run openwrt/files/dyn53-lan.sh openwrt/files/dyn53.init
 	openwrt/ipk/postinst openwrt/ipk/postinst-pkg openwrt/ipk/prerm
 	tests/router/base-files/lib/functions.sh tests/router/base-files/etc/rc.common merlin/ddns-start merlin/wan-event merlin/install.sh
 	merlin/uninstall.sh merlin/entware/postinst merlin/entware/prerm)

@@ -25,6 +25,9 @@
 	window._ = (s) => s;
 
 	// E(tag, attrs, children): a DOM element; attributes that are functions become listeners.
+	// As in LuCI's dom.append: the strings of an array become text nodes, but a lone string
+	// is assigned to innerHTML (markup), so a view that passes file contents so is open to
+	// HTML injection here as it is on a router.
 	window.E = function(tag, attrs, children) {
 		if (Array.isArray(tag)) { children = tag; tag = 'div'; attrs = {}; }
 		if (Array.isArray(attrs) || typeof attrs == 'string' || attrs instanceof Node) { children = attrs; attrs = {}; }
@@ -38,7 +41,10 @@
 			if (Array.isArray(c)) c.forEach(add);
 			else el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
 		};
-		add(children);
+		if (children != null && !Array.isArray(children) && !(children instanceof Node))
+			el.innerHTML = String(children);
+		else
+			add(children);
 		return el;
 	};
 

@@ -92,6 +92,21 @@ function formatTime(t) {
 	return t ? new Date(t * 1000).toLocaleString() : '-';
 }
 
+// Text for E(): LuCI's dom.append sets a lone string as innerHTML, but makes text nodes of
+// an array's strings. Everything read from the status file or dyn53's output goes in so.
+function asText(s) {
+	return [ (s == null) ? '' : String(s) ];
+}
+
+// The LAN records of a status entry: its "lan" field, `name=address` pairs separated by
+// spaces, as [name, address] pairs (an address holds no '=').
+function lanPairs(lan) {
+	return String(lan || '').split(' ').filter((p) => p).map((p) => {
+		const i = p.lastIndexOf('=');
+		return (i < 0) ? [ p, '-' ] : [ p.slice(0, i), p.slice(i + 1) ];
+	});
+}
+
 return view.extend({
 	load: function() {
 		return Promise.all([
@@ -110,25 +125,43 @@ return view.extend({
 		if (st === 'bad' || !Array.isArray(st.records))
 			return E('p', { 'class': 'alert-message warning' },
 				_('%s is not dyn53 status JSON.').format(STATUS_FILE));
-		const rows = st.records.map((r) => E('tr', { 'class': 'tr dyn53-record-' + r.result }, [
-			E('td', { 'class': 'td' }, r.hostname || ''),
-			E('td', { 'class': 'td' }, r.type || ''),
-			E('td', { 'class': 'td' }, r.result || ''),
-			E('td', { 'class': 'td' }, r.address || '-'),
-			E('td', { 'class': 'td' }, r.previous || '-'),
-			E('td', { 'class': 'td' }, r.message || ''),
-			E('td', { 'class': 'td' }, formatTime(r.time))
+		const rows = st.records.map((r) => E('tr', { 'class': 'tr dyn53-record-' + String(r.result).replace(/[^a-z]/g, '') }, [
+			E('td', { 'class': 'td' }, asText(r.hostname)),
+			E('td', { 'class': 'td' }, asText(r.type)),
+			E('td', { 'class': 'td' }, asText(r.result)),
+			E('td', { 'class': 'td' }, asText(r.address || '-')),
+			E('td', { 'class': 'td' }, asText(r.previous || '-')),
+			E('td', { 'class': 'td' }, asText(r.message)),
+			E('td', { 'class': 'td' }, asText(formatTime(r.time)))
 		]));
 		return E('div', {}, [
 			E('p', { 'class': 'dyn53-status-run' },
-				_('Last run: %s, exit code %d (%s)').format(formatTime(st.time), st.exit,
-					st.exit == 0 ? _('ok') : _('failed'))),
+				asText(_('Last run: %s, exit code %d (%s)').format(formatTime(st.time), st.exit,
+					st.exit == 0 ? _('ok') : _('failed')))),
 			E('table', { 'class': 'table' }, [
 				E('tr', { 'class': 'tr table-titles' }, [
 					_('Hostname'), _('Type'), _('Result'), _('Address'), _('Previous'),
 					_('Message'), _('Time')
 				].map((t) => E('th', { 'class': 'th' }, t)))
 			].concat(rows))
+		].concat(st.records.filter((r) => r.lan_prefix).map((r) => this.renderLan(r))));
+	},
+
+	// The LAN records the backend moved into the prefix sent with record r's update (the
+	// backend keeps them: dyn53-backend host lan add), name -> address.
+	renderLan: function(r) {
+		const pairs = lanPairs(r.lan);
+		return E('div', { 'class': 'dyn53-lan' }, [
+			E('h4', {}, asText(_('LAN records in %s (sent with %s %s)').format(r.lan_prefix, r.hostname, r.type))),
+			pairs.length ? E('table', { 'class': 'table' }, [
+				E('tr', { 'class': 'tr table-titles' }, [
+					E('th', { 'class': 'th' }, _('LAN hostname')),
+					E('th', { 'class': 'th' }, _('Address (AAAA)'))
+				])
+			].concat(pairs.map((p) => E('tr', { 'class': 'tr' }, [
+				E('td', { 'class': 'td' }, asText(p[0])),
+				E('td', { 'class': 'td' }, asText(p[1]))
+			])))) : E('p', {}, _('The backend did not list the LAN records (an older dyn53-backend).'))
 		]);
 	},
 
@@ -138,10 +171,10 @@ return view.extend({
 		const box = document.getElementById('dyn53-status');
 		return fs.exec(DYN53, [cmd]).then((res) => {
 			const out = ((res.stdout || '') + (res.stderr || '')).trim();
-			ui.addNotification(null, E('pre', {}, out || _('dyn53 %s exited %d').format(cmd, res.code)),
+			ui.addNotification(null, E('pre', {}, asText(out || _('dyn53 %s exited %d').format(cmd, res.code))),
 				res.code == 0 ? 'info' : 'warning');
 		}).catch((e) => {
-			ui.addNotification(null, E('p', {}, _('Could not run dyn53 %s: %s').format(cmd, e.message)), 'danger');
+			ui.addNotification(null, E('p', {}, asText(_('Could not run dyn53 %s: %s').format(cmd, e.message))), 'danger');
 		}).then(() => L.resolveDefault(fs.read(STATUS_FILE), null)).then((text) => {
 			box.replaceChildren(this.renderStatus(text));
 		});
@@ -161,7 +194,7 @@ return view.extend({
 			block = parseBlock(area.value);
 		}
 		catch (e) {
-			ui.addNotification(null, E('p', {}, _('Not pasted: %s').format(e.message)), 'danger');
+			ui.addNotification(null, E('p', {}, asText(_('Not pasted: %s').format(e.message))), 'danger');
 			return Promise.resolve();
 		}
 		const g = uci.sections('dyn53', 'dyn53')[0];
