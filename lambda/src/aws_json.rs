@@ -390,8 +390,84 @@ fn parse_error(status: u16, error_type: Option<&str>, body: &[u8]) -> AwsJsonErr
     }
 }
 
+/// A stand-in SSM for unit tests: canned answers from a local server.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+
+    /// The test suite's example credentials (only ever sent to 127.0.0.1).
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    /// A server on 127.0.0.1 that answers each connection with the next of `answers`
+    /// (status, JSON body) and records the `x-amz-target` and body it was sent.
+    pub(crate) async fn server(
+        answers: Vec<(u16, String)>,
+    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            for (status, body) in answers {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                let mut chunk = [0; 4096];
+                // Headers, then as many body bytes as content-length says.
+                let (head_len, want) = loop {
+                    let n = conn.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        break (end + 4, len);
+                    }
+                };
+                while buf.len() < head_len + want {
+                    let n = conn.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_len]).to_lowercase();
+                let target = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-amz-target:"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let sent = String::from_utf8_lossy(&buf[head_len..]);
+                log.lock().unwrap().push(format!("{target} {sent}"));
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    pub(crate) fn config(url: &str) -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                SECRET,
+                None,
+                None,
+                "test",
+            )))
+            .build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fake::{config, server};
     use super::*;
     use std::time::UNIX_EPOCH;
 
@@ -521,82 +597,23 @@ mod tests {
         assert_eq!(parse_success(b"").unwrap(), serde_json::json!({}));
     }
 
-    /// A server on 127.0.0.1 that answers each connection with the next of `answers`
-    /// (status, JSON body) and records the `x-amz-target` and body it was sent.
-    async fn server(
-        answers: Vec<(u16, &'static str)>,
-    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            for (status, body) in answers {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                let mut buf = Vec::new();
-                let mut chunk = [0; 4096];
-                // Headers, then as many body bytes as content-length says.
-                let (head_len, want) = loop {
-                    let n = conn.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                        break (end + 4, len);
-                    }
-                };
-                while buf.len() < head_len + want {
-                    let n = conn.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_len]).to_lowercase();
-                let target = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("x-amz-target:"))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                let sent = String::from_utf8_lossy(&buf[head_len..]);
-                log.lock().unwrap().push(format!("{target} {sent}"));
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                conn.write_all(answer.as_bytes()).await.unwrap();
-            }
-        });
-        (url, seen)
-    }
-
-    fn ssm_at(url: &str) -> AwsJson {
-        let cfg = SdkConfig::builder()
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKIDEXAMPLE",
-                SECRET,
-                None,
-                None,
-                "test",
-            )))
-            .build();
-        AwsJson::ssm(&cfg)
-    }
-
     #[tokio::test]
     async fn calls_retry_throttling_then_answer() {
         let throttled = (
             400,
-            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string(),
         );
-        let (url, seen) = server(vec![throttled, throttled, (200, r#"{"Version":1}"#)]).await;
+        let (url, seen) = server(vec![
+            throttled.clone(),
+            throttled,
+            (200, r#"{"Version":1}"#.into()),
+        ])
+        .await;
         let input = serde_json::json!({"Name": "/p", "Value": "s3cret", "Overwrite": true});
-        let answer = ssm_at(&url).call("PutParameter", &input).await.unwrap();
+        let answer = AwsJson::ssm(&config(&url))
+            .call("PutParameter", &input)
+            .await
+            .unwrap();
         assert_eq!(answer, serde_json::json!({"Version": 1}));
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 3);
@@ -608,20 +625,29 @@ mod tests {
 
     #[tokio::test]
     async fn calls_stop_at_a_refusal_or_after_three_attempts() {
-        let missing = (400, r#"{"__type":"ParameterNotFound","message":"no /p"}"#);
+        let missing = (
+            400,
+            r#"{"__type":"ParameterNotFound","message":"no /p"}"#.into(),
+        );
         let (url, seen) = server(vec![missing]).await;
         let input = serde_json::json!({"Name": "/p"});
-        let e = ssm_at(&url)
+        let e = AwsJson::ssm(&config(&url))
             .call("DeleteParameter", &input)
             .await
             .unwrap_err();
         assert_eq!(e.code(), Some("ParameterNotFound"));
         assert_eq!(seen.lock().unwrap().len(), 1);
 
-        let down = (503, r#"{"__type":"ServiceUnavailable","message":"down"}"#);
-        let (url, seen) = server(vec![down, down, down, down]).await;
+        let down = (
+            503,
+            r#"{"__type":"ServiceUnavailable","message":"down"}"#.to_string(),
+        );
+        let (url, seen) = server(vec![down.clone(), down.clone(), down.clone(), down]).await;
         let input = serde_json::json!({"Name": "/p", "Value": "s3cret"});
-        let e = ssm_at(&url).call("PutParameter", &input).await.unwrap_err();
+        let e = AwsJson::ssm(&config(&url))
+            .call("PutParameter", &input)
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "ServiceUnavailable: down");
         assert_eq!(seen.lock().unwrap().len(), 3);
 
@@ -629,7 +655,7 @@ mod tests {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let closed = format!("http://{}", free.local_addr().unwrap());
         drop(free);
-        let e = ssm_at(&closed)
+        let e = AwsJson::ssm(&config(&closed))
             .call("PutParameter", &input)
             .await
             .unwrap_err();

@@ -435,6 +435,28 @@ mod tests {
         assert_ne!(sealed, k.seal("home.example.com", "s3cret-value").unwrap());
     }
 
+    #[tokio::test]
+    async fn kms_opens_a_data_key_once_for_its_table() {
+        let plain = BASE64.encode([7; 32]);
+        let answer = json!({ "KeyId": "arn:k", "Plaintext": plain });
+        let (url, seen) = crate::aws_json::fake::server(vec![(200, answer.to_string())]).await;
+        let kms = AwsJson::kms(&crate::aws_json::fake::config(&url));
+        let sealing = Sealing::new(kms, "arn:k");
+        let sealed = key(7).seal("a.example.com", "s3cret").unwrap();
+        for _ in 0..2 {
+            let k = sealing.open_data_key("hosts", b"enc").await.unwrap();
+            assert_eq!(k.open("a.example.com", &sealed).unwrap(), "s3cret");
+        }
+        // One Decrypt (the second open was kept), blob in base64, with the table's context.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![format!(
+                r#"trentservice.decrypt {{"CiphertextBlob":"{}","EncryptionContext":{{"dyn53-table":"hosts"}},"KeyId":"arn:k"}}"#,
+                BASE64.encode(b"enc")
+            )]
+        );
+    }
+
     #[test]
     fn damaged_or_unknown_formats_are_refused() {
         let k = key(1);

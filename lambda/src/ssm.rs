@@ -128,6 +128,61 @@ impl ChannelStore {
 
 #[cfg(test)]
 mod tests {
+    use super::ChannelStore;
+    use crate::aws_json::fake::{config, server};
+    use crate::aws_json::AwsJson;
+    use crate::channels::{Channel, Target};
+    use serde_json::json;
+
+    fn channel(name: &str) -> Channel {
+        let t = Target::Webhook {
+            url: format!("https://example.com/{name}"),
+        };
+        Channel::new(name, t, vec![], vec![]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn load_reads_every_page_and_skips_bad_parameters() {
+        let param = |name: &str, value: String| json!({"Name": format!("/d/channels/{name}"), "Value": value});
+        let first = json!({
+            "Parameters": [param("b", channel("b").to_json()), param("bad", "{}".into())],
+            "NextToken": "page-2",
+        });
+        let second = json!({ "Parameters": [param("a", channel("a").to_json())] });
+        let (url, seen) = server(vec![(200, first.to_string()), (200, second.to_string())]).await;
+        let got = ChannelStore::new(AwsJson::ssm(&config(&url)), "/d")
+            .load()
+            .await
+            .unwrap();
+        assert_eq!(got, vec![channel("a"), channel("b")]);
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen[0],
+            r#"amazonssm.getparametersbypath {"Path":"/d/channels","Recursive":false,"WithDecryption":true}"#
+        );
+        assert!(seen[1].contains(r#""NextToken":"page-2""#), "{}", seen[1]);
+    }
+
+    #[tokio::test]
+    async fn remove_tells_a_missing_channel_from_a_failure() {
+        let missing = r#"{"__type":"ParameterNotFound","message":"x"}"#;
+        let denied = r#"{"__type":"AccessDeniedException","message":"not allowed"}"#;
+        let (url, _) = server(vec![
+            (200, "{}".into()),
+            (400, missing.into()),
+            (400, denied.into()),
+        ])
+        .await;
+        let store = ChannelStore::new(AwsJson::ssm(&config(&url)), "/d");
+        assert_eq!(store.remove("a").await, Ok(true));
+        assert_eq!(store.remove("a").await, Ok(false));
+        let e = store.remove("a").await.unwrap_err();
+        assert_eq!(
+            e.0,
+            "cannot remove channel a: AccessDeniedException: not allowed"
+        );
+    }
+
     #[test]
     fn paths() {
         assert!(super::valid_path("/dyn53/home-dns"));
