@@ -1,6 +1,8 @@
 //! AWS SDK wiring: one HTTP client (rustls with ring, so the arm64 musl build needs no
-//! cmake or aws-lc), timeouts, and the three clients the backend uses.
+//! cmake or aws-lc), timeouts, and the SDK clients the backend uses (Route 53, DynamoDB,
+//! SNS); SSM and KMS are signed JSON calls with the same config ([`crate::aws_json`]).
 
+use crate::aws_json::AwsJson;
 use crate::channels::{Channel, Fanout};
 use crate::dynamo::Dynamo;
 use crate::handler::Backend;
@@ -72,7 +74,7 @@ pub fn dynamo(cfg: &SdkConfig, table: &str) -> Dynamo {
 pub fn sealed_dynamo(cfg: &SdkConfig, table: &str, kms_key: Option<&str>) -> Dynamo {
     let dynamo = dynamo(cfg, table);
     match kms_key {
-        Some(key) => dynamo.with_sealing(Sealing::new(aws_sdk_kms::Client::new(cfg), key)),
+        Some(key) => dynamo.with_sealing(Sealing::new(AwsJson::kms(cfg), key)),
         None => dynamo,
     }
 }
@@ -92,10 +94,7 @@ pub async fn channels(cfg: &SdkConfig, settings: &Settings) -> Vec<Channel> {
     let Some(path) = &settings.ssm_path else {
         return Vec::new();
     };
-    match ChannelStore::new(aws_sdk_ssm::Client::new(cfg), path)
-        .load()
-        .await
-    {
+    match ChannelStore::new(AwsJson::ssm(cfg), path).load().await {
         Ok(list) => {
             let names: Vec<_> = list.iter().map(|c| c.name.as_str()).collect();
             log::info(format!(

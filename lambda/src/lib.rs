@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod aws;
 pub mod aws_error;
+pub mod aws_json;
 pub mod call;
 pub mod channels;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! `dyn53-backend`: wires the command line to the library (see `cli::usage`).
 
+use dyn53_backend::aws_json::AwsJson;
 use dyn53_backend::cli::{self, Command};
 use dyn53_backend::settings::{AdminEnv, Settings};
 use dyn53_backend::settings_table;
@@ -194,7 +195,7 @@ async fn run_admin(cmd: Command) -> ExitCode {
         Command::TableCreate => admin::table_create(&table).await,
         Command::Notify(n) => match env.ssm_path.as_deref() {
             Some(path) => {
-                let store = ChannelStore::new(aws_sdk_ssm::Client::new(&cfg), path);
+                let store = ChannelStore::new(AwsJson::ssm(&cfg), path);
                 notify_admin::run(&store, n).await
             }
             None => Err(admin::AdminError::Input(

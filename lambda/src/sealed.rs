@@ -10,14 +10,17 @@
 //! before sealing, or with `DYN53_KMS_KEY` unset) keep working; `host seal` seals them.
 
 use crate::aws_error;
+use crate::aws_json::AwsJson;
 use crate::dynamo::Dynamo;
 use crate::random;
 use crate::store::StoreError;
 use crate::table::{host_pk, DATA_KEY_PK, HOST_PREFIX, PK};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_kms::types::DataKeySpec;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -134,7 +137,7 @@ impl DataKey {
 /// practice; a map so a rotated data key opens too).
 #[derive(Clone)]
 pub struct Sealing {
-    kms: aws_sdk_kms::Client,
+    kms: AwsJson,
     key_id: String,
     opened: Arc<tokio::sync::Mutex<HashMap<Vec<u8>, Arc<DataKey>>>>,
 }
@@ -147,8 +150,13 @@ impl fmt::Debug for Sealing {
     }
 }
 
-fn context(table: &str) -> HashMap<String, String> {
-    HashMap::from([(CONTEXT_KEY.to_string(), table.to_string())])
+fn context(table: &str) -> Value {
+    json!({ CONTEXT_KEY: table })
+}
+
+/// The bytes of a base64 blob field in a KMS answer (JSON 1.1 sends blobs as base64).
+fn answer_blob(answer: &Value, field: &str) -> Option<Vec<u8>> {
+    BASE64.decode(answer[field].as_str()?).ok()
 }
 
 fn blob(item: &Item, name: &str) -> Option<Vec<u8>> {
@@ -160,7 +168,7 @@ fn blob(item: &Item, name: &str) -> Option<Vec<u8>> {
 
 impl Sealing {
     /// Sealing with the KMS key `key_id` (ARN, id or alias).
-    pub fn new(kms: aws_sdk_kms::Client, key_id: &str) -> Sealing {
+    pub fn new(kms: AwsJson, key_id: &str) -> Sealing {
         Sealing {
             kms,
             key_id: key_id.to_string(),
@@ -179,24 +187,18 @@ impl Sealing {
         if let Some(k) = opened.get(encrypted) {
             return Ok(k.clone());
         }
-        let out = self
-            .kms
-            .decrypt()
-            .key_id(&self.key_id)
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(encrypted))
-            .set_encryption_context(Some(context(table)))
-            .send()
-            .await
-            .map_err(|e| {
-                SealError::Unavailable(format!(
-                    "KMS cannot decrypt the data key: {}",
-                    aws_error::detail(&e)
-                ))
+        let input = json!({
+            "KeyId": self.key_id,
+            "CiphertextBlob": BASE64.encode(encrypted),
+            "EncryptionContext": context(table),
+        });
+        let out =
+            self.kms.call("Decrypt", &input).await.map_err(|e| {
+                SealError::Unavailable(format!("KMS cannot decrypt the data key: {e}"))
             })?;
-        let plain = out
-            .plaintext()
+        let plain = answer_blob(&out, "Plaintext")
             .ok_or_else(|| SealError::Unavailable("KMS Decrypt answered no plaintext".into()))?;
-        let key = Arc::new(DataKey::new(plain.as_ref())?);
+        let key = Arc::new(DataKey::new(&plain)?);
         opened.insert(encrypted.to_vec(), key.clone());
         Ok(key)
     }
@@ -212,24 +214,22 @@ impl Sealing {
             let key = self.open_data_key(table.table(), &enc).await?;
             return Ok((enc, key));
         }
+        let input = json!({
+            "KeyId": self.key_id,
+            "KeySpec": "AES_256",
+            "EncryptionContext": context(table.table()),
+        });
         let made = self
             .kms
-            .generate_data_key()
-            .key_id(&self.key_id)
-            .key_spec(DataKeySpec::Aes256)
-            .set_encryption_context(Some(context(table.table())))
-            .send()
+            .call("GenerateDataKey", &input)
             .await
             .map_err(|e| {
                 SealError::Unavailable(format!(
-                    "KMS cannot make a data key with {}: {}",
-                    self.key_id,
-                    aws_error::detail(&e)
+                    "KMS cannot make a data key with {}: {e}",
+                    self.key_id
                 ))
             })?;
-        let enc = made
-            .ciphertext_blob()
-            .map(|b| b.as_ref().to_vec())
+        let enc = answer_blob(&made, "CiphertextBlob")
             .ok_or_else(|| SealError::Unavailable("GenerateDataKey answered no key".into()))?;
         let put = table
             .client()
@@ -433,6 +433,28 @@ mod tests {
         assert!(key(8).open("home.example.com", &sealed).is_err());
         // Each seal draws a fresh nonce.
         assert_ne!(sealed, k.seal("home.example.com", "s3cret-value").unwrap());
+    }
+
+    #[tokio::test]
+    async fn kms_opens_a_data_key_once_for_its_table() {
+        let plain = BASE64.encode([7; 32]);
+        let answer = json!({ "KeyId": "arn:k", "Plaintext": plain });
+        let (url, seen) = crate::aws_json::fake::server(vec![(200, answer.to_string())]).await;
+        let kms = AwsJson::kms(&crate::aws_json::fake::config(&url));
+        let sealing = Sealing::new(kms, "arn:k");
+        let sealed = key(7).seal("a.example.com", "s3cret").unwrap();
+        for _ in 0..2 {
+            let k = sealing.open_data_key("hosts", b"enc").await.unwrap();
+            assert_eq!(k.open("a.example.com", &sealed).unwrap(), "s3cret");
+        }
+        // One Decrypt (the second open was kept), blob in base64, with the table's context.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![format!(
+                r#"trentservice.decrypt {{"CiphertextBlob":"{}","EncryptionContext":{{"dyn53-table":"hosts"}},"KeyId":"arn:k"}}"#,
+                BASE64.encode(b"enc")
+            )]
+        );
     }
 
     #[test]

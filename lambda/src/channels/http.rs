@@ -8,7 +8,7 @@ use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Most of an answer body read (only to keep the connection reusable).
@@ -23,20 +23,8 @@ pub struct Http {
 impl Http {
     /// A client trusting the system's root certificates.
     pub fn new() -> Result<Http, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?
-            .with_native_roots()
-            .map_err(|e| format!("cannot read the system's root certificates: {e}"))?
-            .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Http {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: Client::builder(TokioExecutor::new()).build(connector()?),
         })
     }
 
@@ -71,8 +59,29 @@ impl Http {
     }
 }
 
+/// The connector of the channels and of [`crate::aws_json`]: TLS with rustls (ring) trusting
+/// the system's root certificates, or plain http (callers decide where that is allowed).
+pub fn connector() -> Result<HttpsConnector<HttpConnector>, String> {
+    // Read once per process: the channels, SSM and KMS each build a client at cold start.
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    let tls = TLS.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_native_roots()
+            .map_err(|e| format!("cannot read the system's root certificates: {e}"))?
+            .with_no_client_auth())
+    });
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone()?)
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
 /// What failed, from the error chain (hyper's errors name no URL).
-fn describe(e: hyper_util::client::legacy::Error) -> String {
+pub fn describe(e: hyper_util::client::legacy::Error) -> String {
     let mut text = if e.is_connect() {
         "could not connect".to_string()
     } else {

@@ -10,6 +10,7 @@ use crate::common;
 use common::service::Service;
 use common::{admin_with, policy, to_request, v1_hash, Stack};
 use dyn53::protocol::RecordType;
+use dyn53_backend::aws_json::AwsJson;
 use dyn53_backend::channels::{Channel, Fanout, Flavor, NoSns, Target};
 use dyn53_backend::lambda_event::respond_with;
 use dyn53_backend::notify::{self, Kind, Notifier};
@@ -392,20 +393,17 @@ async fn notify_commands_keep_channels_in_ssm_and_test_sends_for_real() {
     assert_eq!(out(&add).0, 0, "{}", out(&add).2);
 
     // Stored as SecureString parameters under the path, one per channel.
-    let ssm = aws_sdk_ssm::Client::new(&s.cfg);
-    let p = ssm
-        .get_parameter()
-        .name(format!("{path}/channels/phone"))
-        .with_decryption(true)
-        .send()
+    let input = json!({
+        "Name": format!("{path}/channels/phone"),
+        "WithDecryption": true,
+    });
+    let p = AwsJson::ssm(&s.cfg)
+        .call("GetParameter", &input)
         .await
         .unwrap();
-    let p = p.parameter().unwrap();
-    assert_eq!(
-        p.r#type(),
-        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
-    );
-    assert!(p.value().unwrap().contains(token));
+    let p = &p["Parameter"];
+    assert_eq!(p["Type"], "SecureString");
+    assert!(p["Value"].as_str().unwrap().contains(token));
 
     let (code, stdout, _) = out(&admin_with(&s, &["notify", "list"], &env, None));
     assert_eq!(code, 0);

@@ -7,6 +7,7 @@ use crate::common;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::service::Service;
 use common::{admin_with, http, printed_secret, v1_hash, Stack};
+use dyn53_backend::aws_json::AwsJson;
 use dyn53_backend::host::HostConfig;
 use dyn53_backend::sealed::{PLAIN, SEALED, SEALED_KEY};
 use dyn53_backend::table::DATA_KEY_PK;
@@ -20,15 +21,15 @@ const LIMIT: (&str, &str) = ("DYN53_RATE_LIMIT", "100/300");
 
 /// A KMS key in moto, as the stack's SecretsKey.
 async fn kms_key(s: &Stack) -> String {
-    aws_sdk_kms::Client::new(&s.cfg)
-        .create_key()
-        .description("dyn53 test")
-        .send()
+    let made = AwsJson::kms(&s.cfg)
+        .call(
+            "CreateKey",
+            &serde_json::json!({ "Description": "dyn53 test" }),
+        )
         .await
-        .expect("create KMS key")
-        .key_metadata()
-        .expect("key metadata")
-        .arn()
+        .expect("create KMS key");
+    made["KeyMetadata"]["Arn"]
+        .as_str()
         .expect("key arn")
         .to_string()
 }
