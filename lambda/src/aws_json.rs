@@ -5,6 +5,7 @@
 
 use crate::aws_error;
 use crate::channels::http::{connector, describe};
+use crate::retry::{retry, Backoff, Transient};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
@@ -21,7 +22,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Attempts per call, as in the SDK's standard retry mode.
+/// Attempts per call, as in the SDK's standard retry mode (full jitter, `retry::retry`).
 const MAX_ATTEMPTS: u32 = 3;
 /// First backoff ceiling (full jitter, doubled per retry).
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
@@ -108,6 +109,12 @@ impl fmt::Display for AwsJsonError {
 
 impl std::error::Error for AwsJsonError {}
 
+impl Transient for AwsJsonError {
+    fn is_transient(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// One AWS JSON 1.1 service (cheap to clone).
@@ -187,13 +194,19 @@ impl AwsJson {
             .as_ref()
             .map_err(|e| AwsJsonError::Setup(e.clone()))?;
         let target = format!("{}.{operation}", self.target_prefix);
-        let mut ceiling = BACKOFF_BASE;
-        let mut attempt = 1;
-        loop {
+        let backoff = Backoff {
+            budget: self.call_timeout,
+            base: BACKOFF_BASE,
+            cap: Duration::from_secs(2),
+            max_attempts: MAX_ATTEMPTS,
+        };
+        let (url, target, body) = (&url, &target, &body);
+        let (result, _) = retry(backoff, move || async move {
             let remaining = deadline.saturating_duration_since(Instant::now());
+            let limit = self.attempt_timeout.min(remaining);
             let once = async {
                 let credentials = self.credentials().await?;
-                let mut req = request(&url, &target, body.clone())?;
+                let mut req = request(url, target, body.clone())?;
                 sign_request(
                     &mut req,
                     &credentials,
@@ -203,29 +216,17 @@ impl AwsJson {
                 )?;
                 send(http, req).await
             };
-            let result = match tokio::time::timeout(self.attempt_timeout.min(remaining), once).await
-            {
+            match tokio::time::timeout(limit, once).await {
                 Ok(r) => r,
                 Err(_) => Err(AwsJsonError::Transport(format!(
                     "{} {operation}: no answer within {} ms",
                     self.service,
-                    self.attempt_timeout.min(remaining).as_millis()
+                    limit.as_millis()
                 ))),
-            };
-            let error = match result {
-                Ok(v) => return Ok(v),
-                Err(e) if !e.is_retryable() || attempt >= MAX_ATTEMPTS => return Err(e),
-                Err(e) => e,
-            };
-            // Full jitter, as the SDK: many instances throttled together do not retry together.
-            let pause = ceiling.mul_f64(fastrand::f64());
-            if Instant::now() + pause >= deadline {
-                return Err(error);
             }
-            tokio::time::sleep(pause).await;
-            ceiling *= 2;
-            attempt += 1;
-        }
+        })
+        .await;
+        result
     }
 
     async fn credentials(&self) -> Result<Credentials, AwsJsonError> {

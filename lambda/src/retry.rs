@@ -13,15 +13,18 @@ pub struct Backoff {
     pub base: Duration,
     /// Longest pause.
     pub cap: Duration,
+    /// Most attempts, whatever the budget still allows.
+    pub max_attempts: u32,
 }
 
 impl Backoff {
-    /// A budget with the default 100 ms base and 2 s cap.
+    /// A budget with the default 100 ms base and 2 s cap, attempts bounded by it alone.
     pub fn with_budget(budget: Duration) -> Self {
         Backoff {
             budget,
             base: Duration::from_millis(100),
             cap: Duration::from_secs(2),
+            max_attempts: u32::MAX,
         }
     }
 }
@@ -32,8 +35,8 @@ pub trait Transient {
     fn is_transient(&self) -> bool;
 }
 
-/// Runs `op` until it succeeds, fails permanently, or the budget would be exceeded by the
-/// next pause; returns the last result and the number of attempts made.
+/// Runs `op` until it succeeds, fails permanently, has had `max_attempts`, or the budget
+/// would be exceeded by the next pause; returns the last result and the attempts made.
 pub async fn retry<T, E, F, Fut>(backoff: Backoff, mut op: F) -> (Result<T, E>, u32)
 where
     E: Transient,
@@ -47,7 +50,7 @@ where
         attempts += 1;
         let result = op().await;
         match &result {
-            Err(e) if e.is_transient() => {}
+            Err(e) if e.is_transient() && attempts < backoff.max_attempts => {}
             _ => return (result, attempts),
         }
         // Full jitter spreads retries of many Lambda instances hitting one account limit.
@@ -81,6 +84,7 @@ mod tests {
             budget: Duration::from_millis(budget_ms),
             base: Duration::from_millis(1),
             cap: Duration::from_millis(2),
+            max_attempts: u32::MAX,
         }
     }
 
@@ -109,5 +113,11 @@ mod tests {
         assert_eq!((r, attempts), (Err(E::Fatal), 1));
         let (r, attempts) = retry(fast(0), || async { Err::<(), _>(E::Busy) }).await;
         assert_eq!((r, attempts), (Err(E::Busy), 1));
+        let three = Backoff {
+            max_attempts: 3,
+            ..fast(10_000)
+        };
+        let (r, attempts) = retry(three, || async { Err::<(), _>(E::Busy) }).await;
+        assert_eq!((r, attempts), (Err(E::Busy), 3));
     }
 }
