@@ -165,15 +165,23 @@ ok "but it follows wan_6 (PPPoE's IPv6 side), as dyn53 --help says" \
 cp "$R/config.orig" "$R/etc/config/dyn53"
 
 echo "periodic re-check (the command the procd service runs)"
+
+# start_periodic: the procd loop as the init script starts it (dyn53-run under BusyBox ash,
+# every 600 s, LAN prefix on), in the background as $loop; returns after its first round
+# has logged since $mark.
+start_periodic() {
+	bbsh "$bb" PATH="$R/qemu:$tools:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 -l \
+		</dev/null >/dev/null 2>&1 &
+	loop=$!
+	RT_PIDS+=("$loop")
+	wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
+}
+
 mark=$(wc -l <"$syslog")
 periodic_cmd=$(sed -n 's/.*procd_set_param command \/usr\/libexec\/dyn53-run //p' "$R/etc/init.d/dyn53")
 ok "the init script runs dyn53-run -w periodic -e \"\$dyn53_every\" -l" \
 	test "$periodic_cmd" = "-w periodic -e \"\$dyn53_every\" -l"
-bbsh "$bb" PATH="$R/qemu:$tools:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 -l \
-	</dev/null >/dev/null 2>&1 &
-loop=$!
-RT_PIDS+=("$loop")
-wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
+start_periodic
 ok "first round at start: logged 'periodic: done (exit 0)', then it waits" \
 	logged_since "$mark" '^dyn53\.daemon\.info periodic: done \(exit 0\)$'
 ok "still running (sleeping until the next round)" test -n "$(pgrep -P "$loop")"
@@ -240,11 +248,7 @@ echo "a prefix change no event announced: the periodic re-check (dyn53-run -l, a
 sed -i 's/"2001:db8:7:10::/"2001:db8:8:10::/' "$tools/netifd/lan.json"
 : >"$R/qemu/dyn53.calls"
 mark=$(wc -l <"$syslog")
-bbsh "$bb" PATH="$R/qemu:$tools:$bb" DYN53_CONFIG="$R/etc/config/dyn53" -- "$R/usr/libexec/dyn53-run" -w periodic -e 600 -l \
-	</dev/null >/dev/null 2>&1 &
-loop=$!
-RT_PIDS+=("$loop")
-wait_for 180 logged_since "$mark" '^dyn53\.daemon\.[a-z]+ periodic: '
+start_periodic
 ok "the periodic round ran dyn53 update --lan-prefix 2001:db8:8:10::/64" \
 	test "$(calls "$R")" = "update --lan-prefix 2001:db8:8:10::/64"
 ok "logged 'periodic: done (exit 0)'" logged_since "$mark" '^dyn53\.daemon\.info periodic: done \(exit 0\)$'
